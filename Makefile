@@ -1,0 +1,55 @@
+# Distribly: `make run` serves the site, `make test` runs the checks and tests.
+PY ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+DEV_ENV := DJANGO_DEBUG=$${DJANGO_DEBUG:-True}
+
+.PHONY: install run test lint worker beat bench lock clean
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements.lock
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## run: set up everything and serve http://127.0.0.1:8000 (SQLite, eager tasks, console email)
+run: install
+	$(DEV_ENV) $(BIN)/python manage.py migrate --noinput
+	$(DEV_ENV) $(BIN)/python manage.py ensure_admin
+	$(DEV_ENV) $(BIN)/python manage.py seed_demo
+	$(DEV_ENV) $(BIN)/python manage.py runserver 127.0.0.1:8000
+
+## test: lint, migrations check and the pytest suite (PostgreSQL when DATABASE_URL is set)
+test: install
+	$(BIN)/ruff check .
+	DJANGO_DEBUG=True $(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+## worker / beat: the Celery processes (need REDIS_URL)
+worker: install
+	$(BIN)/celery -A distribly worker --loglevel=INFO --pool=threads --concurrency=4
+
+beat: install
+	$(BIN)/celery -A distribly beat --loglevel=INFO
+
+## bench: performance figures on PostgreSQL (DATABASE_URL, default the local server)
+bench: install
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/distribly_bench} \
+	  $(BIN)/python -m tests.bench.run $(BENCH_ARGS)
+
+## lock: re-resolve the pinned requirements from pyproject.toml
+lock:
+	rm -rf .lock-venv && $(PY) -m venv .lock-venv
+	.lock-venv/bin/pip install -q --upgrade pip && .lock-venv/bin/pip install -q ".[dev]"
+	.lock-venv/bin/pip freeze --exclude distribly > requirements.lock && rm -rf .lock-venv
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

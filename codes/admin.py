@@ -1,0 +1,160 @@
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.utils.html import format_html, format_html_join
+
+from listings.admin import reject_with_reason
+
+from .exceptions import CodesError
+from .models import BatchIssue, Code, CodeBatch, CodeReveal
+from .services import batch_approve, batch_reject
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(CodeBatch)
+class CodeBatchAdmin(ReadOnlyAdmin):
+    list_display = [
+        "id",
+        "listing",
+        "seller",
+        "source",
+        "status",
+        "accepted",
+        "duplicates",
+        "rejected",
+        "warning_count",
+        "created_at",
+    ]
+    list_filter = ["status", "source", "created_at"]
+    search_fields = ["=id", "listing__title", "seller__email"]
+    list_select_related = ["listing", "seller"]
+    fields = [
+        "listing",
+        "seller",
+        "source",
+        "status",
+        "original_filename",
+        "encoding",
+        "generator",
+        "lines_processed",
+        "accepted",
+        "duplicates",
+        "rejected",
+        "skipped_blank",
+        "guessability",
+        "masked_sample",
+        "failure_reason",
+        "review_note",
+        "reviewed_at",
+        "reviewed_by",
+        "created_at",
+        "imported_at",
+    ]
+    readonly_fields = [f for f in fields if f != "review_note"]
+    actions = ["approve", "reject"]
+
+    @admin.display(description="Warnings")
+    def warning_count(self, obj: CodeBatch) -> int:
+        return len(obj.analysis) + len(obj.warnings)
+
+    @admin.display(description="Guessability and import warnings")
+    def guessability(self, obj: CodeBatch) -> str:
+        items = [*obj.analysis, *obj.warnings]
+        if not items:
+            return "None"
+        return format_html(
+            "<ul>{}</ul>", format_html_join("", "<li>{}</li>", ((w,) for w in items))
+        )
+
+    @admin.display(description="Sample (masked)")
+    def masked_sample(self, obj: CodeBatch) -> str:
+        return ", ".join(obj.sample) or "-"
+
+    @admin.action(description="Approve selected batches (put their codes on sale)")
+    def approve(self, request: HttpRequest, queryset: QuerySet[CodeBatch]) -> None:
+        for batch in queryset:
+            try:
+                batch_approve(batch=batch, by=request.user)
+            except CodesError as e:
+                self.message_user(request, f"{batch}: {e}", messages.ERROR)
+            else:
+                self.message_user(request, f"Approved {batch}.")
+
+    @admin.action(description="Reject selected batches (with a reason)")
+    def reject(
+        self, request: HttpRequest, queryset: QuerySet[CodeBatch]
+    ) -> HttpResponse | None:
+        return reject_with_reason(
+            self,
+            request,
+            queryset,
+            noun="batch",
+            action="reject",
+            error=CodesError,
+            reject=lambda obj, user, reason: batch_reject(
+                batch=obj, by=user, reason=reason
+            ),
+        )
+
+
+@admin.register(Code)
+class CodeAdmin(ReadOnlyAdmin):
+    """Codes without their values: staff see status and provenance, never the secret."""
+
+    list_display = [
+        "id",
+        "listing",
+        "batch",
+        "line",
+        "status",
+        "approved",
+        "created_at",
+    ]
+    list_filter = ["status", "approved"]
+    search_fields = ["=id", "=batch__id", "listing__title"]
+    list_select_related = ["listing", "batch"]
+    fields = [
+        "seller",
+        "listing",
+        "batch",
+        "line",
+        "status",
+        "approved",
+        "key_id",
+        "created_at",
+        "status_changed_at",
+    ]
+    readonly_fields = fields
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(BatchIssue)
+class BatchIssueAdmin(ReadOnlyAdmin):
+    list_display = ["batch", "line", "kind", "reason"]
+    list_filter = ["kind"]
+    search_fields = ["=batch__id"]
+    fields = ["batch", "line", "kind", "reason"]
+    readonly_fields = fields
+
+
+@admin.register(CodeReveal)
+class CodeRevealAdmin(ReadOnlyAdmin):
+    list_display = ["at", "user", "kind", "batch", "code", "count", "ip"]
+    list_filter = ["kind"]
+    search_fields = ["user__email"]
+    fields = ["at", "user", "kind", "batch", "code", "count", "ip"]
+    readonly_fields = fields
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False

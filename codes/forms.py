@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.conf import settings
+
+from .generator import (
+    ALPHABET_CHOICES,
+    DEFAULT_GROUP,
+    DEFAULT_LENGTH,
+    GeneratorOptions,
+    GeneratorOptionsError,
+)
+
+ALLOWED_EXTENSIONS = (".csv", ".txt")
+
+
+class CodesForm(forms.Form):
+    """Where the codes come from: an uploaded .csv file, or the generator."""
+
+    SOURCE_UPLOAD = "upload"
+    SOURCE_GENERATE = "generate"
+
+    source = forms.ChoiceField(
+        label="Codes",
+        choices=[
+            (SOURCE_UPLOAD, "Upload a .csv file of my codes"),
+            (SOURCE_GENERATE, "Generate random codes for me"),
+        ],
+        initial=SOURCE_UPLOAD,
+        widget=forms.RadioSelect,
+    )
+    file = forms.FileField(
+        label="Codes file (.csv)",
+        required=False,
+        help_text=(
+            "One code per line, up to 255 characters each (text and URLs allowed, no HTML). "
+            "UTF-8 or Unicode text."
+        ),
+    )
+    has_header = forms.BooleanField(
+        label="The first line is a header, not a code", required=False
+    )
+    count = forms.IntegerField(label="How many codes", required=False, min_value=1)
+    length = forms.IntegerField(
+        label="Characters per code",
+        required=False,
+        initial=DEFAULT_LENGTH,
+        min_value=4,
+        max_value=64,
+    )
+    group = forms.IntegerField(
+        label="Group size (0 for no dashes)",
+        required=False,
+        initial=DEFAULT_GROUP,
+        min_value=0,
+        max_value=64,
+    )
+    alphabet = forms.ChoiceField(
+        label="Characters",
+        choices=ALPHABET_CHOICES,
+        initial="crockford",
+        required=False,
+    )
+    prefix = forms.CharField(label="Prefix (optional)", required=False, max_length=40)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        max_mb = settings.CODES_UPLOAD_MAX_BYTES / 1e6
+        self.fields[
+            "file"
+        ].help_text += (
+            f" Up to {max_mb:.0f} MB and {settings.CODES_UPLOAD_MAX_LINES:,} lines."
+        )
+        self.fields["count"].max_value = settings.CODES_GENERATE_MAX
+        self.fields["count"].widget.attrs["max"] = settings.CODES_GENERATE_MAX
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("source") == self.SOURCE_UPLOAD:
+            upload = data.get("file")
+            if not upload:
+                self.add_error("file", "Choose the .csv file that holds your codes.")
+            else:
+                if not upload.name.lower().endswith(ALLOWED_EXTENSIONS):
+                    self.add_error("file", "Upload a .csv file (one code per line).")
+                elif upload.size == 0:
+                    self.add_error("file", "The file is empty.")
+                elif upload.size > settings.CODES_UPLOAD_MAX_BYTES:
+                    self.add_error(
+                        "file",
+                        f"The file is {upload.size / 1e6:.1f} MB; the limit is "
+                        f"{settings.CODES_UPLOAD_MAX_BYTES / 1e6:.0f} MB. Split it into several uploads.",
+                    )
+        elif data.get("source") == self.SOURCE_GENERATE:
+            if not data.get("count"):
+                self.add_error("count", "How many codes should we generate?")
+            else:
+                options = self.generator_options()
+                try:
+                    options.validate(max_count=settings.CODES_GENERATE_MAX)
+                except GeneratorOptionsError as e:
+                    field, _, message = str(e).partition(": ")
+                    self.add_error(
+                        field if field in self.fields else None, message or str(e)
+                    )
+        return data
+
+    def generator_options(self) -> GeneratorOptions:
+        d = self.cleaned_data
+        return GeneratorOptions(
+            count=d.get("count") or 0,
+            length=d.get("length") or DEFAULT_LENGTH,
+            group=DEFAULT_GROUP if d.get("group") is None else d["group"],
+            alphabet=d.get("alphabet") or "crockford",
+            prefix=(d.get("prefix") or "").strip(),
+        )
+
+
+class ReviewForm(forms.Form):
+    reason = forms.CharField(
+        label="Reason (sent to the seller)", widget=forms.Textarea(attrs={"rows": 3})
+    )

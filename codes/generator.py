@@ -1,0 +1,100 @@
+"""Cryptographically random codes (`secrets`), grouped for humans to read."""
+
+from __future__ import annotations
+
+import math
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+ALPHABETS = {
+    # Crockford base32: no I, L, O, U, so nothing is mistaken when read aloud or typed.
+    "crockford": "0123456789ABCDEFGHJKMNPQRSTVWXYZ",
+    "digits": "0123456789",
+    "hex": "0123456789ABCDEF",
+    # Letters and digits without the look-alikes 0/O, 1/I/L.
+    "alnum": "23456789ABCDEFGHJKMNPQRSTUVWXYZ",
+}
+ALPHABET_CHOICES = [
+    ("crockford", "Letters and digits, unambiguous (Crockford base32)"),
+    ("alnum", "Letters and digits without look-alikes"),
+    ("digits", "Digits only"),
+    ("hex", "Hexadecimal"),
+]
+DEFAULT_LENGTH = 25  # 125 bits in base32
+DEFAULT_GROUP = 5
+MIN_BITS = 40
+
+
+class GeneratorOptionsError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class GeneratorOptions:
+    count: int
+    length: int = DEFAULT_LENGTH
+    group: int = DEFAULT_GROUP
+    alphabet: str = "crockford"
+    prefix: str = ""
+
+    @property
+    def bits(self) -> float:
+        return self.length * math.log2(len(ALPHABETS[self.alphabet]))
+
+    def validate(self, *, max_count: int) -> None:
+        """Refuse options that make weak or colliding codes. Messages name the field."""
+        if self.alphabet not in ALPHABETS:
+            raise GeneratorOptionsError(
+                f"alphabet: choose one of {', '.join(ALPHABETS)}"
+            )
+        if not 1 <= self.count <= max_count:
+            raise GeneratorOptionsError(f"count: must be between 1 and {max_count:,}")
+        if not 4 <= self.length <= 64:
+            raise GeneratorOptionsError("length: must be between 4 and 64 characters")
+        if not 0 <= self.group <= 64:
+            raise GeneratorOptionsError("group: must be between 0 (no grouping) and 64")
+        if len(self.prefix) > 40 or not all(
+            ch.isalnum() or ch in "-_" for ch in self.prefix
+        ):
+            raise GeneratorOptionsError("prefix: up to 40 letters, digits, '-' or '_'")
+        if self.prefix and not self.prefix[0].isalnum():
+            raise GeneratorOptionsError("prefix: must start with a letter or digit")
+        # Guessable codes are refused, and the space must be large enough that random
+        # codes of one batch practically never collide (birthday bound ~2^-20).
+        needed = max(MIN_BITS, 2 * math.log2(max(self.count, 1)) + 20)
+        if self.bits < needed:
+            raise GeneratorOptionsError(
+                f"length: {self.length} characters of this alphabet give {self.bits:.0f} bits; "
+                f"{self.count:,} codes need at least {needed:.0f}. Use longer codes."
+            )
+        if self.display_length > 255:
+            raise GeneratorOptionsError(
+                "length: the generated code would exceed 255 characters"
+            )
+
+    @property
+    def display_length(self) -> int:
+        groups = math.ceil(self.length / self.group) if self.group else 1
+        return len(self.prefix) + self.length + (groups - 1)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "count": self.count,
+            "length": self.length,
+            "group": self.group,
+            "alphabet": self.alphabet,
+            "prefix": self.prefix,
+        }
+
+
+def generate(options: GeneratorOptions) -> Iterator[str]:
+    alphabet = ALPHABETS[options.alphabet]
+    choice = secrets.choice
+    for _ in range(options.count):
+        raw = "".join(choice(alphabet) for _ in range(options.length))
+        if options.group:
+            raw = "-".join(
+                raw[i : i + options.group] for i in range(0, len(raw), options.group)
+            )
+        yield options.prefix + raw

@@ -1,0 +1,244 @@
+"""The import engine: numbered lines in, codes and a line-by-line report out.
+
+Every line is either accepted or reported with its number and reason (DESIGN
+invariant 8). Lines stream through in constant memory:
+
+1. each line is normalised and validated (codes/text.py); valid values are
+   digested and encrypted in Python;
+2. rows go into a per-connection TEMP staging table, by COPY on PostgreSQL and
+   by chunked inserts on SQLite;
+3. one transaction merges the staging rows into `codes_code` with
+   `INSERT … ON CONFLICT (seller_id, digest) DO NOTHING` in line order, and
+   derives the duplicate report from the database: a staged row whose digest
+   now belongs to another (batch, line) is a duplicate of that code.
+
+Because step 3 is a single transaction and the staging table dies with the
+connection, a crash anywhere leaves no partial batch: a re-run starts again
+from the file and creates no duplicates.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import connection, transaction
+
+from .analysis import Analyzer
+from .crypto import get_keyring
+from .reader import Line
+from .text import InvalidCode, mask, normalise
+
+logger = logging.getLogger(__name__)
+
+FLUSH_ROWS = 20_000
+RAW_KEEP_CHARS = 1000
+STAGE = "codes_import_stage"
+
+
+class ImportFailed(Exception):
+    """The whole batch cannot be imported; the message is shown to the seller."""
+
+
+@dataclass
+class ImportReport:
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    skipped_blank: int = 0
+    lines: int = 0
+    warnings: list[str] = field(default_factory=list)
+    analysis: list[str] = field(default_factory=list)
+    sample: list[str] = field(default_factory=list)
+
+
+Row = tuple[int, bytes | None, bytes | None, int | None, str | None]
+
+
+class _Stage:
+    """The TEMP staging table of this connection, loaded in chunks."""
+
+    def __init__(self) -> None:
+        self.vendor = connection.vendor
+        self.rows: list[Row] = []
+        with connection.cursor() as c:
+            if self.vendor == "postgresql":
+                c.execute(
+                    f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} (line integer NOT NULL, "
+                    "digest bytea, ciphertext bytea, key_id bigint, reason text)"
+                )
+                c.execute(f"TRUNCATE {STAGE}")
+            else:
+                c.execute(
+                    f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} (line INTEGER NOT NULL, "
+                    "digest BLOB, ciphertext BLOB, key_id INTEGER, reason TEXT)"
+                )
+                c.execute(f"DELETE FROM {STAGE}")
+
+    def add(self, row: Row) -> None:
+        self.rows.append(row)
+
+    def flush(self) -> None:
+        if not self.rows:
+            return
+        with connection.cursor() as c:
+            if self.vendor == "postgresql":
+                raw = c.cursor  # psycopg 3 cursor: COPY in binary format
+                with raw.copy(
+                    f"COPY {STAGE} (line, digest, ciphertext, key_id, reason) FROM STDIN (FORMAT BINARY)"
+                ) as copy:
+                    copy.set_types(["int4", "bytea", "bytea", "int8", "text"])
+                    for row in self.rows:
+                        copy.write_row(row)
+            else:
+                c.executemany(
+                    f"INSERT INTO {STAGE} (line, digest, ciphertext, key_id, reason) VALUES (%s, %s, %s, %s, %s)",
+                    self.rows,
+                )
+        self.rows.clear()
+
+    def drop(self) -> None:
+        with connection.cursor() as c:
+            c.execute(f"DROP TABLE IF EXISTS {STAGE}")
+
+
+def _seal_raw(text: str, seller_id: int) -> tuple[bytes, int]:
+    keyring = get_keyring()
+    # Undecodable bytes are shown as U+FFFD in the seller's download.
+    safe = text[:RAW_KEEP_CHARS].encode("utf-8", "replace").decode("utf-8")
+    return keyring.encrypt(safe, seller_id=seller_id)
+
+
+def stage_lines(
+    *,
+    lines: Iterable[Line],
+    seller_id: int,
+    has_header: bool,
+    encoding_name: Callable[[], str],
+    progress: Callable[[int], None],
+) -> tuple[_Stage, ImportReport]:
+    """Validate, digest, encrypt and stage every line. Raises ImportFailed."""
+    keyring = get_keyring()
+    encrypt, digest = keyring.encrypt, keyring.digest
+    stage = _Stage()
+    report = ImportReport()
+    analyzer = Analyzer()
+    invisible_chars = invisible_lines = 0
+    max_lines = settings.CODES_UPLOAD_MAX_LINES
+    for line in lines:
+        number = line.number
+        report.lines = number
+        if number > max_lines:
+            raise ImportFailed(
+                f"The file has more than {max_lines:,} lines. Split it into smaller files "
+                "and upload them as separate batches."
+            )
+        if number == 1 and has_header:
+            continue
+        text = line.text
+        if text is None:
+            ciphertext, key_id = _seal_raw("(undecodable bytes)", seller_id)
+            stage.add(
+                (
+                    number,
+                    None,
+                    ciphertext,
+                    key_id,
+                    f"Could not be decoded as {encoding_name()} text",
+                )
+            )
+        else:
+            try:
+                normalised = normalise(text)
+            except InvalidCode as e:
+                ciphertext, key_id = _seal_raw(text.strip(), seller_id)
+                stage.add((number, None, ciphertext, key_id, str(e)))
+            else:
+                if normalised.invisible_removed:
+                    invisible_chars += normalised.invisible_removed
+                    invisible_lines += 1
+                value = normalised.value
+                if not value:
+                    report.skipped_blank += 1
+                else:
+                    ciphertext, key_id = encrypt(value, seller_id=seller_id)
+                    stage.add((number, digest(value), ciphertext, key_id, None))
+                    analyzer.feed(value)
+                    if len(report.sample) < 5:
+                        report.sample.append(mask(value))
+        if len(stage.rows) >= FLUSH_ROWS:
+            stage.flush()
+            progress(number)
+    stage.flush()
+    progress(report.lines)
+    if invisible_chars:
+        report.warnings.append(
+            f"Removed {invisible_chars:,} invisible character(s) (zero-width spaces, joiners or "
+            f"byte-order marks) from {invisible_lines:,} line(s)."
+        )
+    if report.skipped_blank:
+        report.warnings.append(f"Skipped {report.skipped_blank:,} blank line(s).")
+    report.analysis = analyzer.warnings()
+    return stage, report
+
+
+MERGE_CODES_SQL = f"""
+INSERT INTO codes_code (seller_id, listing_id, batch_id, line, digest, ciphertext, key_id,
+                        status, approved, created_at)
+SELECT %s, %s, %s, line, digest, ciphertext, key_id, 'available', %s, CURRENT_TIMESTAMP
+FROM {STAGE} WHERE digest IS NOT NULL
+ORDER BY line
+ON CONFLICT (seller_id, digest) DO NOTHING
+"""
+
+REJECTED_SQL = f"""
+INSERT INTO codes_batchissue (batch_id, line, kind, reason, ciphertext, key_id)
+SELECT %s, line, 'rejected', reason, ciphertext, key_id FROM {STAGE} WHERE reason IS NOT NULL
+"""
+
+# A staged code whose digest belongs to a different (batch, line) is a duplicate:
+# of an earlier line of this file, or of a code the seller already had.
+DUPLICATES_SQL = f"""
+INSERT INTO codes_batchissue (batch_id, line, kind, reason, ciphertext, key_id)
+SELECT %s, s.line, 'duplicate',
+       CASE WHEN c.batch_id = %s
+            THEN 'Duplicate of line ' || c.line || ' in this file'
+            ELSE 'Duplicate of a code you already have (batch #' || c.batch_id
+                 || ' of "' || SUBSTR(l.title, 1, 120) || '")'
+       END,
+       s.ciphertext, s.key_id
+FROM {STAGE} s
+JOIN codes_code c ON c.seller_id = %s AND c.digest = s.digest
+JOIN listings_listing l ON l.id = c.listing_id
+WHERE s.digest IS NOT NULL AND NOT (c.batch_id = %s AND c.line = s.line)
+"""
+
+
+def merge_stage(
+    *,
+    stage: _Stage,
+    report: ImportReport,
+    batch_id: int,
+    listing_id: int,
+    seller_id: int,
+    approved: bool,
+) -> None:
+    """Move staged rows into codes and issues. Must run inside transaction.atomic()."""
+    assert connection.in_atomic_block
+    with connection.cursor() as c:
+        c.execute(MERGE_CODES_SQL, [seller_id, listing_id, batch_id, approved])
+        report.accepted = c.rowcount
+        c.execute(REJECTED_SQL, [batch_id])
+        report.rejected = c.rowcount
+        c.execute(DUPLICATES_SQL, [batch_id, batch_id, seller_id, batch_id])
+        report.duplicates = c.rowcount
+
+
+def discard_stage(stage: _Stage) -> None:
+    try:
+        with transaction.atomic():
+            stage.drop()
+    except Exception:  # the connection may be gone after a crash; nothing to keep
+        logger.warning("could not drop the import staging table", exc_info=False)

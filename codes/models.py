@@ -1,0 +1,216 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+
+from listings.models import Listing
+
+
+class CodeBatch(models.Model):
+    """One upload or one generation run of codes for a listing."""
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", "Received"
+        IMPORTING = "importing", "Importing"
+        IMPORTED = "imported", "Imported, awaiting review"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+        FAILED = "failed", "Failed"
+
+    class Source(models.TextChoices):
+        UPLOAD = "upload", "Uploaded file"
+        GENERATED = "generated", "Generated"
+        API = "api", "API"
+        COMMAND = "command", "Command line"
+
+    FINISHED = (Status.IMPORTED, Status.APPROVED, Status.REJECTED, Status.FAILED)
+
+    listing = models.ForeignKey(
+        Listing, on_delete=models.PROTECT, related_name="batches"
+    )
+    seller = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="code_batches"
+    )
+    source = models.CharField(max_length=12, choices=Source.choices)
+    status = models.CharField(
+        max_length=12, choices=Status.choices, default=Status.RECEIVED, db_index=True
+    )
+    original_filename = models.CharField(max_length=255, blank=True)
+    # Relative to PRIVATE_UPLOAD_ROOT; cleared once the file is imported and deleted.
+    upload_name = models.CharField(max_length=255, blank=True)
+    has_header = models.BooleanField(default=False)
+    generator = models.JSONField(default=dict, blank=True)
+
+    bytes_total = models.BigIntegerField(default=0)
+    bytes_processed = models.BigIntegerField(default=0)
+    lines_processed = models.PositiveIntegerField(default=0)
+    encoding = models.CharField(max_length=16, blank=True)
+    accepted = models.PositiveIntegerField(default=0)
+    duplicates = models.PositiveIntegerField(default=0)
+    rejected = models.PositiveIntegerField(default=0)
+    skipped_blank = models.PositiveIntegerField(default=0)
+    warnings = models.JSONField(default=list, blank=True)
+    analysis = models.JSONField(default=list, blank=True)
+    sample = models.JSONField(default=list, blank=True)  # masked values only
+    failure_reason = models.TextField(blank=True)
+
+    import_token = models.CharField(max_length=32, blank=True)
+    import_attempts = models.PositiveSmallIntegerField(default=0)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    review_note = models.TextField(blank=True)
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    imported_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "code batches"
+
+    def __str__(self) -> str:
+        return f"Batch #{self.pk} of {self.listing}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("codes:batch-detail", args=[self.pk])
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+    @property
+    def progress_text(self) -> str:
+        if self.status == self.Status.RECEIVED:
+            return "Waiting for an import worker…"
+        if self.status == self.Status.IMPORTING:
+            if self.bytes_total:
+                pct = min(100, int(100 * self.bytes_processed / self.bytes_total))
+                return f"Importing: {self.lines_processed:,} lines read ({pct}%)"
+            return f"Importing: {self.lines_processed:,} lines processed"
+        return self.get_status_display()
+
+
+class BatchIssue(models.Model):
+    """A line of a batch that did not become a code, with why."""
+
+    class Kind(models.TextChoices):
+        REJECTED = "rejected", "Rejected"
+        DUPLICATE = "duplicate", "Duplicate"
+
+    batch = models.ForeignKey(
+        CodeBatch, on_delete=models.CASCADE, related_name="issues"
+    )
+    line = models.PositiveIntegerField()
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    reason = models.CharField(max_length=300)
+    # The offending line, encrypted like a code (it may be one), for the seller's download.
+    ciphertext = models.BinaryField(null=True, blank=True)
+    key_id = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["batch", "line"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["batch", "line"], name="batchissue_batch_line_uniq"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.reason}"
+
+
+class Code(models.Model):
+    """One sellable code. The value is only ever stored encrypted (codes/crypto.py)."""
+
+    class Status(models.TextChoices):
+        AVAILABLE = "available", "Available"
+        RESERVED = "reserved", "Reserved"
+        SOLD = "sold", "Sold"
+        REDEEMED = "redeemed", "Redeemed"
+        CANCELLED = "cancelled", "Cancelled"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    seller = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    listing = models.ForeignKey(Listing, on_delete=models.PROTECT, related_name="codes")
+    batch = models.ForeignKey(CodeBatch, on_delete=models.PROTECT, related_name="codes")
+    line = models.PositiveIntegerField(
+        help_text="Line of the batch's file this code came from."
+    )
+    digest = models.BinaryField(max_length=32)
+    ciphertext = models.BinaryField()
+    key_id = models.BigIntegerField()
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.AVAILABLE
+    )
+    # Only codes of approved batches are for sale; set when staff approve the batch.
+    approved = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            # A code is unique per seller: the same code can never be sold twice by one seller.
+            models.UniqueConstraint(
+                fields=["seller", "digest"], name="code_seller_digest_uniq"
+            ),
+        ]
+        indexes = [
+            # Allocation: SKIP LOCKED over the codes for sale, in id order.
+            models.Index(
+                fields=["listing", "id"],
+                condition=Q(status="available", approved=True),
+                name="code_for_sale_idx",
+            ),
+            models.Index(fields=["listing", "status"], name="code_listing_status_idx"),
+            models.Index(fields=["batch", "line"], name="code_batch_line_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Code #{self.pk} ({self.status})"
+
+    def reveal(self) -> str:
+        """The plaintext value. Callers must check ownership and record a CodeReveal."""
+        from .crypto import get_keyring
+
+        return get_keyring().decrypt(
+            self.ciphertext, key_id=self.key_id, seller_id=self.seller_id
+        )
+
+
+class CodeReveal(models.Model):
+    """Audit trail: who saw which code values, when, and how."""
+
+    class Kind(models.TextChoices):
+        BATCH_DOWNLOAD = "batch_download", "Downloaded a generated batch"
+        REJECTED_DOWNLOAD = "rejected_download", "Downloaded rejected lines"
+        SHOW_CODE = "show_code", "Show code"
+        VALIDATE = "validate", "Validated a code"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    batch = models.ForeignKey(
+        CodeBatch, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    code = models.ForeignKey(
+        Code, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    count = models.PositiveIntegerField(default=1)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.get_kind_display()} at {self.at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,90 @@
+"""What a code (one line of a file) may contain, and how it is normalised.
+
+The same `normalise` serves imports and look-ups, so a code pasted into the
+validation page or sent to the API matches what the seller uploaded.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+# One definition of "HTML" for codes and seller text. A lone "<" (as in "a<b")
+# is not HTML and stays allowed.
+from listings.text import HTML_RE
+
+MAX_CODE_LENGTH = 255
+ASCII_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class InvalidCode(ValueError):
+    """A value that cannot be a code; the message is safe to show (no value inside)."""
+
+
+@dataclass(frozen=True)
+class Normalised:
+    value: str
+    invisible_removed: int
+
+
+def _describe_char(ch: str) -> str:
+    names = {
+        "\t": "TAB",
+        "\x00": "NUL",
+        "\x0b": "VERTICAL TAB",
+        "\x0c": "FORM FEED",
+        "\x7f": "DELETE",
+    }
+    name = names.get(ch) or unicodedata.name(ch, "") or "control character"
+    return f"U+{ord(ch):04X} {name}"
+
+
+def normalise(text: str) -> Normalised:
+    """Trim, strip invisible format characters, NFC-normalise and validate one code.
+
+    Raises InvalidCode for control characters, HTML and over-long values. A blank
+    result comes back as "" for the caller to count or refuse.
+    """
+    removed = 0
+    if not text.isascii():
+        # Invisible format characters (zero-width space/joiners, BOMs, bidi marks).
+        kept = [ch for ch in text if unicodedata.category(ch) != "Cf"]
+        removed = len(text) - len(kept)
+        text = unicodedata.normalize("NFC", "".join(kept))
+    text = text.strip()
+    if len(text) >= 2 and text[0] == '"' and text[-1] == '"':
+        inner = text[1:-1]
+        # A single CSV-quoted field ("" inside means a quote). Anything else, such
+        # as two quoted fields, is kept as written: text is allowed in codes.
+        if '"' not in inner.replace('""', ""):
+            text = inner.replace('""', '"').strip()
+    if not text:
+        return Normalised("", removed)
+    if text.isascii():
+        bad = ASCII_CONTROL_RE.search(text)
+        if bad:
+            raise InvalidCode(
+                f"Contains a control character ({_describe_char(bad.group())}) at column {bad.start() + 1}"
+            )
+    else:
+        for i, ch in enumerate(text):
+            if unicodedata.category(ch) == "Cc" or ch in "\u2028\u2029":
+                raise InvalidCode(
+                    f"Contains a control character ({_describe_char(ch)}) at column {i + 1}"
+                )
+    if "<" in text and HTML_RE.search(text):
+        raise InvalidCode("Contains HTML, which can't be used in codes")
+    if len(text) > MAX_CODE_LENGTH:
+        raise InvalidCode(
+            f"Too long: {len(text)} characters; the limit is {MAX_CODE_LENGTH}"
+        )
+    return Normalised(text, removed)
+
+
+def mask(value: str) -> str:
+    """Enough of a code to recognise its shape, not enough to use it."""
+    if len(value) <= 6:
+        return "•" * len(value)
+    keep = min(4, max(1, len(value) // 8))
+    return f"{value[:keep]}{'•' * min(8, len(value) - 2 * keep)}{value[-keep:]}"

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from . import views
+
+app_name = "codes"
+urlpatterns = [
+    path("sell/unique-codes/", views.unique_codes_create, name="unique-codes-create"),
+    path("sell/items/<int:pk>/batches/", views.listing_batches, name="listing-batches"),
+    path("sell/items/<int:pk>/batches/add/", views.batch_add, name="batch-add"),
+    path("sell/batches/<int:pk>/", views.batch_detail, name="batch-detail"),
+    path(
+        "sell/batches/<int:pk>/progress.json",
+        views.batch_progress,
+        name="batch-progress",
+    ),
+    path(
+        "sell/batches/<int:pk>/rejected-lines.csv",
+        views.batch_issues_download,
+        name="batch-issues-download",
+    ),
+    path(
+        "sell/batches/<int:pk>/codes.csv",
+        views.batch_codes_download,
+        name="batch-codes-download",
+    ),
+    path(
+        "sell/batches/<int:pk>/withdraw/", views.batch_withdraw, name="batch-withdraw"
+    ),
+]

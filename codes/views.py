@@ -1,0 +1,221 @@
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Iterator
+
+from allauth.account.decorators import verified_email_required
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from listings.forms import ListingForm
+from listings.models import Listing
+from listings.services import listing_create
+
+from .exceptions import CodesError
+from .forms import CodesForm
+from .models import CodeBatch
+from .services import (
+    batch_codes_export,
+    batch_create_generated,
+    batch_create_upload,
+    batch_issues_export,
+    batch_withdraw_unsold,
+)
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _own_listing(request: HttpRequest, pk: int) -> Listing:
+    return get_object_or_404(Listing, pk=pk, seller=request.user)
+
+
+def _own_batch(request: HttpRequest, pk: int) -> CodeBatch:
+    return get_object_or_404(
+        CodeBatch.objects.select_related("listing"), pk=pk, seller=request.user
+    )
+
+
+def _create_batch(listing: Listing, form: CodesForm) -> CodeBatch:
+    if form.cleaned_data["source"] == CodesForm.SOURCE_GENERATE:
+        return batch_create_generated(listing=listing, options=form.generator_options())
+    upload = form.cleaned_data["file"]
+    return batch_create_upload(
+        listing=listing,
+        file=upload,
+        filename=upload.name,
+        has_header=form.cleaned_data["has_header"],
+    )
+
+
+@verified_email_required
+def unique_codes_create(request: HttpRequest) -> HttpResponse:
+    """My account → Add an item to sell → Unique codes."""
+    listing_form = ListingForm(request.POST or None)
+    codes_form = CodesForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and listing_form.is_valid() and codes_form.is_valid():
+        try:
+            with transaction.atomic():
+                listing = listing_create(
+                    seller=request.user, **listing_form.cleaned_data
+                )
+                batch = _create_batch(listing, codes_form)
+        except CodesError as e:
+            codes_form.add_error(None, str(e))
+        else:
+            messages.success(
+                request,
+                f"“{listing.title}” is submitted for review. We're importing your codes now.",
+            )
+            return redirect(batch)
+    return render(
+        request,
+        "codes/unique_codes_create.html",
+        {"listing_form": listing_form, "codes_form": codes_form},
+    )
+
+
+@verified_email_required
+def batch_add(request: HttpRequest, pk: int) -> HttpResponse:
+    """Add codes to an existing listing: a new batch, uploaded or generated."""
+    listing = _own_listing(request, pk)
+    if listing.status == Listing.Status.ARCHIVED:
+        messages.error(request, "This listing is archived: codes can't be added to it.")
+        return redirect("listings:listing-list")
+    form = CodesForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            batch = _create_batch(listing, form)
+        except CodesError as e:
+            form.add_error(None, str(e))
+        else:
+            messages.success(request, "Your codes are being imported.")
+            return redirect(batch)
+    return render(
+        request, "codes/batch_add.html", {"listing": listing, "codes_form": form}
+    )
+
+
+@verified_email_required
+def listing_batches(request: HttpRequest, pk: int) -> HttpResponse:
+    listing = _own_listing(request, pk)
+    page = Paginator(listing.batches.order_by("-created_at"), 25).get_page(
+        request.GET.get("page")
+    )
+    return render(
+        request, "codes/listing_batches.html", {"listing": listing, "page": page}
+    )
+
+
+@verified_email_required
+def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    batch = _own_batch(request, pk)
+    issues = Paginator(
+        batch.issues.only("line", "kind", "reason").order_by("line"), 100
+    )
+    page = issues.get_page(request.GET.get("page"))
+    return render(request, "codes/batch_detail.html", {"batch": batch, "issues": page})
+
+
+@verified_email_required
+def batch_progress(request: HttpRequest, pk: int) -> JsonResponse:
+    batch = _own_batch(request, pk)
+    return JsonResponse(
+        {
+            "status": batch.status,
+            "finished": batch.is_finished,
+            "lines_processed": batch.lines_processed,
+            "bytes_processed": batch.bytes_processed,
+            "lines_total": batch.bytes_total,
+            "progress_text": batch.progress_text,
+            "accepted": batch.accepted,
+            "duplicates": batch.duplicates,
+            "rejected": batch.rejected,
+        }
+    )
+
+
+def _neutralise(cell: object) -> object:
+    # Spreadsheet formula injection: a leading =, +, -, @ would be executed.
+    if isinstance(cell, str) and cell.startswith(FORMULA_START):
+        return "'" + cell
+    return cell
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def _csv_response(
+    filename: str,
+    header: list[str],
+    rows: Iterable[Iterable[object]],
+    *,
+    neutralise: bool,
+) -> StreamingHttpResponse:
+    writer = csv.writer(_Echo())
+
+    def stream() -> Iterator[str]:
+        yield writer.writerow(header)
+        for row in rows:
+            yield writer.writerow(
+                [_neutralise(c) for c in row] if neutralise else list(row)
+            )
+
+    response = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@verified_email_required
+def batch_issues_download(request: HttpRequest, pk: int) -> HttpResponse:
+    batch = _own_batch(request, pk)
+    rows = batch_issues_export(
+        batch=batch, user=request.user, ip=request.META.get("REMOTE_ADDR")
+    )
+    return _csv_response(
+        f"batch-{batch.pk}-rejected-lines.csv",
+        ["line", "reason", "text"],
+        rows,
+        neutralise=True,
+    )
+
+
+@verified_email_required
+def batch_codes_download(request: HttpRequest, pk: int) -> HttpResponse:
+    batch = _own_batch(request, pk)
+    try:
+        rows = batch_codes_export(
+            batch=batch, user=request.user, ip=request.META.get("REMOTE_ADDR")
+        )
+    except CodesError as e:
+        messages.error(request, str(e))
+        return redirect(batch)
+    # Generated codes never start with a formula character, so values stay exact.
+    return _csv_response(
+        f"batch-{batch.pk}-codes.csv",
+        ["line", "code", "status"],
+        rows,
+        neutralise=False,
+    )
+
+
+@require_POST
+@verified_email_required
+def batch_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
+    batch = _own_batch(request, pk)
+    try:
+        count = batch_withdraw_unsold(batch=batch)
+    except CodesError as e:
+        messages.error(request, str(e))
+    else:
+        messages.success(
+            request,
+            f"Withdrew {count:,} unsold code{'s' if count != 1 else ''} of batch #{batch.pk}.",
+        )
+    return redirect(batch)

@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from django import forms
+from django.http import HttpRequest
+
+from .models import User
+
+
+class SignupForm(forms.Form):
+    """Extra signup fields, used by allauth through ACCOUNT_SIGNUP_FORM_CLASS."""
+
+    display_name = forms.CharField(
+        label="Your name or shop name",
+        max_length=80,
+        required=False,
+        help_text="Shown to buyers if you sell. You can change it later.",
+    )
+
+    def signup(self, request: HttpRequest, user: User) -> None:
+        user.display_name = self.cleaned_data["display_name"].strip()
+        user.save(update_fields=["display_name"])
+
+
+class ProfileForm(forms.ModelForm):
+    class Meta:
+        model = User
+        fields = ["display_name"]

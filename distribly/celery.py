@@ -1,0 +1,24 @@
+"""The Celery application. Broker and results in Redis (`REDIS_URL`); without it, eager."""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "distribly.settings")
+
+app = Celery("distribly")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+# Periodic tasks (run by `make beat` / the `beat` service). Each entry points at
+# a real task; add one only when its task exists.
+app.conf.beat_schedule = {
+    # Every 5 minutes: re-run imports whose worker died mid-way (acks_late covers
+    # most crashes; this catches a batch stuck in `importing` with no message left).
+    "codes-resume-stalled-imports": {
+        "task": "codes.tasks.batches_resume_stalled",
+        "schedule": 300.0,
+    },
+}

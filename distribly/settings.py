@@ -1,0 +1,341 @@
+"""Distribly settings: one file, read from the environment, with embedded defaults.
+
+With no environment at all the site runs on SQLite, runs Celery tasks eagerly,
+prints email to the console and takes payments with the local `dev` provider.
+Every variable is listed in `.env.example` and in the README.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def envbool(name: str, default: str) -> bool:
+    value = os.getenv(name, default)
+    if value not in ("True", "False"):
+        raise ImproperlyConfigured(f"{name} must be 'True' or 'False', not {value!r}")
+    return value == "True"
+
+
+def envint(name: str, default: str) -> int:
+    value = os.getenv(name, default)
+    try:
+        return int(value)
+    except ValueError as e:
+        raise ImproperlyConfigured(f"{name} must be an integer, not {value!r}") from e
+
+
+def envsecret(name: str, default: str = "") -> str:
+    """A secret from `NAME_FILE` (Docker/Kubernetes secrets) first, then `NAME`."""
+    path = os.getenv(f"{name}_FILE")
+    if path:
+        return Path(path).read_text().strip()
+    return os.getenv(name, default)
+
+
+def parse_database_url(url: str) -> dict[str, object]:
+    """`postgres://user:pass@host:port/name?sslmode=require` -> Django DATABASES entry."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgres", "postgresql"):
+        raise ImproperlyConfigured(
+            f"DATABASE_URL scheme {parts.scheme!r} is not supported"
+        )
+    options = {key: values[-1] for key, values in parse_qs(parts.query).items()}
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": unquote(parts.path.lstrip("/")),
+        "USER": unquote(parts.username or ""),
+        "PASSWORD": unquote(parts.password or ""),
+        "HOST": parts.hostname or "",
+        "PORT": str(parts.port or ""),
+        "CONN_MAX_AGE": envint("DB_CONN_MAX_AGE", "60"),
+        "CONN_HEALTH_CHECKS": True,
+        "OPTIONS": options,
+    }
+
+
+DEBUG = envbool("DJANGO_DEBUG", "False")
+TESTING = "pytest" in sys.modules or (len(sys.argv) > 1 and sys.argv[1] == "test")
+
+# Development secrets: fine on a laptop, refused in production (see the check below).
+DEV_SECRET_KEY = "dev-insecure-secret-key-do-not-use-in-production"  # noqa: S105
+DEV_CODES_KEY = (
+    "ZGV2LWluc2VjdXJlLWNvZGVzLWtleS0zMi1ieXRlcyE="  # base64 of a 32-byte dev key
+)
+DEV_DIGEST_KEY = "dev-insecure-digest-key"
+
+SECRET_KEY = envsecret("DJANGO_SECRET_KEY")
+CODES_ENCRYPTION_KEYS = [
+    k.strip() for k in envsecret("CODES_ENCRYPTION_KEYS").split(",") if k.strip()
+]
+CODES_DIGEST_KEY = envsecret("CODES_DIGEST_KEY")
+
+_dev_secrets = []
+if not SECRET_KEY or SECRET_KEY == DEV_SECRET_KEY:
+    _dev_secrets.append("DJANGO_SECRET_KEY")
+    SECRET_KEY = DEV_SECRET_KEY
+if not CODES_ENCRYPTION_KEYS or DEV_CODES_KEY in CODES_ENCRYPTION_KEYS:
+    _dev_secrets.append("CODES_ENCRYPTION_KEYS")
+    CODES_ENCRYPTION_KEYS = CODES_ENCRYPTION_KEYS or [DEV_CODES_KEY]
+if not CODES_DIGEST_KEY or CODES_DIGEST_KEY == DEV_DIGEST_KEY:
+    _dev_secrets.append("CODES_DIGEST_KEY")
+    CODES_DIGEST_KEY = DEV_DIGEST_KEY
+if _dev_secrets:
+    if not DEBUG and not TESTING:
+        # Production refuses to start with development secrets.
+        raise ImproperlyConfigured(
+            "DJANGO_DEBUG is off but these secrets are unset or development defaults: "
+            + ", ".join(_dev_secrets)
+            + ". Set them in the environment (see .env.example)."
+        )
+    if DEBUG and not TESTING:
+        warnings.warn(
+            "Using DEVELOPMENT secrets for "
+            + ", ".join(_dev_secrets)
+            + ": never in production.",
+            stacklevel=1,
+        )
+
+ALLOWED_HOSTS = [
+    h.strip()
+    for h in os.getenv("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",")
+    if h.strip()
+]
+SITE_URL = os.getenv("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+CSRF_TRUSTED_ORIGINS = [SITE_URL]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "allauth",
+    "allauth.account",
+    "anymail",
+    "distribly.accounts",
+    "distribly",
+    "listings",
+    "codes",
+    "sales",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+]
+
+ROOT_URLCONF = "distribly.urls"
+WSGI_APPLICATION = "distribly.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "distribly.context_processors.site",
+            ],
+        },
+    },
+]
+
+DATABASE_URL = os.getenv("DATABASE_URL", "")
+if DATABASE_URL:
+    DATABASES = {"default": parse_database_url(DATABASE_URL)}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": os.getenv("SQLITE_PATH", str(BASE_DIR / "distribly.sqlite3")),
+            # IMMEDIATE transactions serialise writers up front, so the conditional
+            # UPDATEs that claim codes stay correct on SQLite too (STYLE.md 9.3).
+            "OPTIONS": {
+                "init_command": "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL;",
+                "transaction_mode": "IMMEDIATE",
+            },
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {
+        "NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"
+    },
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+if TESTING:
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# django-allauth: email is the login; verification is required before selling
+# (enforced on seller pages), not before buying.
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_USER_MODEL_USERNAME_FIELD = None
+ACCOUNT_EMAIL_VERIFICATION = "optional"
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_CONFIRM_EMAIL_ON_GET = False
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
+ACCOUNT_SIGNUP_FORM_CLASS = "distribly.accounts.forms.SignupForm"
+ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if SITE_URL.startswith("https") else "http"
+LOGIN_REDIRECT_URL = "/"
+LOGIN_URL = "account_login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG or TESTING
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+# Uploaded code files are secrets in transit: they live outside any served
+# directory and are deleted once imported. Nothing here is ever given a URL.
+PRIVATE_UPLOAD_ROOT = Path(
+    os.getenv("PRIVATE_UPLOAD_ROOT", str(BASE_DIR / "private-uploads"))
+)
+CODES_UPLOAD_MAX_BYTES = envint("CODES_UPLOAD_MAX_BYTES", str(100 * 1024 * 1024))
+CODES_UPLOAD_MAX_LINES = envint("CODES_UPLOAD_MAX_LINES", "2000000")
+CODES_GENERATE_MAX = envint("CODES_GENERATE_MAX", "1000000")
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+
+# Celery: no REDIS_URL means tasks run eagerly in-process (STYLE.md 9.5).
+REDIS_URL = os.getenv("REDIS_URL", "")
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_RESULT_BACKEND = REDIS_URL or None
+CELERY_TASK_ALWAYS_EAGER = not REDIS_URL or envbool("CELERY_TASK_ALWAYS_EAGER", "False")
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_ACKS_LATE = True  # safe only because every task is idempotent
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Email: console by default; EMAIL_URL=smtp://user:pass@host:port or ANYMAIL_ESP.
+DEFAULT_FROM_EMAIL = os.getenv(
+    "DEFAULT_FROM_EMAIL", "Distribly <no-reply@distribly.localhost>"
+)
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+EMAIL_URL = envsecret("EMAIL_URL")
+ANYMAIL_ESP = os.getenv("ANYMAIL_ESP", "")
+ANYMAIL: dict[str, str] = {}
+if ANYMAIL_ESP:
+    EMAIL_BACKEND = f"anymail.backends.{ANYMAIL_ESP}.EmailBackend"
+    ANYMAIL = {f"{ANYMAIL_ESP.upper()}_API_KEY": envsecret("ANYMAIL_API_KEY")}
+elif EMAIL_URL:
+    _mail = urlsplit(EMAIL_URL)
+    if _mail.scheme not in ("smtp", "smtps", "smtp+tls"):
+        raise ImproperlyConfigured("EMAIL_URL must be smtp://, smtp+tls:// or smtps://")
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = _mail.hostname or "localhost"
+    EMAIL_PORT = _mail.port or 25
+    EMAIL_HOST_USER = unquote(_mail.username or "")
+    EMAIL_HOST_PASSWORD = unquote(_mail.password or "")
+    EMAIL_USE_TLS = _mail.scheme == "smtp+tls"
+    EMAIL_USE_SSL = _mail.scheme == "smtps"
+    EMAIL_TIMEOUT = 10
+else:
+    EMAIL_BACKEND = "distribly.mail.ConsoleBackend"
+
+# Payments (wired up by the checkout work; the dev provider is the default).
+STRIPE_SECRET_KEY = envsecret("STRIPE_SECRET_KEY")
+STRIPE_WEBHOOK_SECRET = envsecret("STRIPE_WEBHOOK_SECRET")
+STRIPE_API_BASE = os.getenv("STRIPE_API_BASE", "")
+PAYMENT_PROVIDERS = {
+    "dev": "sales.payments.dev.DevProvider",
+    "stripe": "sales.payments.stripe.StripeProvider",
+}
+PAYMENT_PROVIDER = os.getenv(
+    "PAYMENT_PROVIDER", "stripe" if STRIPE_SECRET_KEY else "dev"
+)
+if PAYMENT_PROVIDER not in PAYMENT_PROVIDERS:
+    raise ImproperlyConfigured(
+        f"PAYMENT_PROVIDER must be one of {sorted(PAYMENT_PROVIDERS)}"
+    )
+if PAYMENT_PROVIDER == "stripe" and not (STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET):
+    raise ImproperlyConfigured(
+        "PAYMENT_PROVIDER=stripe needs STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET"
+    )
+
+CURRENCIES = [("USD", "US Dollar"), ("EUR", "Euro"), ("GBP", "British Pound")]
+
+# Security: strict in production, relaxed only where DEBUG needs it.
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SITE_URL.startswith("https")
+SECURE_SSL_REDIRECT = envbool(
+    "SECURE_SSL_REDIRECT", "True" if SITE_URL.startswith("https") else "False"
+)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_HSTS_SECONDS = envint(
+    "SECURE_HSTS_SECONDS", "31536000" if SITE_URL.startswith("https") else "0"
+)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
+SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+
+ADMINS = [("Ops", a) for a in os.getenv("ADMINS", "").split(",") if a]
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.getenv("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

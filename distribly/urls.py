@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import include, path
+
+from listings import views as listing_views
+
+from . import views
+
+admin.site.site_header = "Distribly staff"
+admin.site.site_title = "Distribly staff"
+
+urlpatterns = [
+    path("", listing_views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("accounts/", include("allauth.urls")),
+    path("account/", include("distribly.accounts.urls")),
+    path("", include("listings.urls")),
+    path("", include("codes.urls")),
+]

@@ -1,0 +1,140 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
+
+from .exceptions import ListingError
+from .models import Listing
+from .selectors import listings_with_counts
+from .services import listing_approve, listing_reject
+
+
+def reject_with_reason(
+    modeladmin: admin.ModelAdmin[Any],
+    request: HttpRequest,
+    queryset: QuerySet[Any],
+    *,
+    noun: str,
+    action: str,
+    reject: Any,
+    error: type[Exception],
+) -> HttpResponse | None:
+    """Admin action helper: ask for a reason on an intermediate page, then reject each."""
+    reason = request.POST.get("reason", "").strip()
+    if request.POST.get("confirm") == "yes" and reason:
+        for obj in queryset:
+            try:
+                reject(obj, request.user, reason)
+            except error as e:
+                modeladmin.message_user(request, f"{obj}: {e}", messages.ERROR)
+            else:
+                modeladmin.message_user(
+                    request, f"Rejected {obj}; the seller is told why."
+                )
+        return None
+    return TemplateResponse(
+        request,
+        "admin/review_reject.html",
+        {
+            **modeladmin.admin_site.each_context(request),
+            "objects": list(queryset),
+            "noun": noun,
+            "action": action,
+        },
+    )
+
+
+@admin.register(Listing)
+class ListingAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = [
+        "title",
+        "seller",
+        "status",
+        "price_display",
+        "available",
+        "created_at",
+    ]
+    list_filter = ["status", "currency", "created_at"]
+    search_fields = ["title", "seller__email", "seller__display_name"]
+    list_select_related = ["seller"]
+    readonly_fields = [
+        "seller",
+        "status",
+        "reviewed_at",
+        "reviewed_by",
+        "created_at",
+        "updated_at",
+        "batches_link",
+    ]
+    fields = [
+        "seller",
+        "status",
+        "title",
+        "description",
+        "price",
+        "currency",
+        "instructions",
+        "restrictions",
+        "max_per_order",
+        "low_stock_threshold",
+        "review_note",
+        "reviewed_at",
+        "reviewed_by",
+        "batches_link",
+        "created_at",
+        "updated_at",
+    ]
+    actions = ["approve", "reject"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Listing]:
+        return listings_with_counts(super().get_queryset(request))
+
+    @admin.display(description="Available quantity", ordering="available")
+    def available(self, obj: Listing) -> int:
+        return obj.available  # type: ignore[attr-defined,no-any-return]
+
+    @admin.display(description="Code batches")
+    def batches_link(self, obj: Listing) -> str:
+        url = (
+            reverse("admin:codes_codebatch_changelist")
+            + f"?listing__id__exact={obj.pk}"
+        )
+        return format_html('<a href="{}">Review this listing\'s code batches</a>', url)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # sellers create listings; staff review them
+
+    @admin.action(description="Approve selected listings")
+    def approve(self, request: HttpRequest, queryset: QuerySet[Listing]) -> None:
+        for listing in queryset:
+            try:
+                listing = listing_approve(listing=listing, by=request.user)
+            except ListingError as e:
+                self.message_user(request, f"{listing}: {e}", messages.ERROR)
+            else:
+                self.message_user(
+                    request,
+                    f"Approved “{listing}” ({listing.get_status_display().lower()}).",
+                )
+
+    @admin.action(description="Reject selected listings (with a reason)")
+    def reject(
+        self, request: HttpRequest, queryset: QuerySet[Listing]
+    ) -> HttpResponse | None:
+        return reject_with_reason(
+            self,
+            request,
+            queryset,
+            noun="listing",
+            action="reject",
+            error=ListingError,
+            reject=lambda obj, user, reason: listing_reject(
+                listing=obj, by=user, reason=reason
+            ),
+        )

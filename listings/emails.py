@@ -1,0 +1,37 @@
+"""Builds email messages from templates/emails/<name>-subject.txt|-body.txt|-body.html.
+
+Shared by every app (listings is the base of the dependency chain).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.template.loader import TemplateDoesNotExist, render_to_string
+
+from .models import Listing
+
+
+def make_message(name: str, to: str, context: dict[str, Any]) -> EmailMultiAlternatives:
+    ctx = {"SITE_URL": settings.SITE_URL, **context}
+    subject = " ".join(render_to_string(f"emails/{name}-subject.txt", ctx).split())
+    body = render_to_string(f"emails/{name}-body.txt", ctx)
+    message = EmailMultiAlternatives(subject=subject, body=body, to=[to])
+    try:
+        message.attach_alternative(
+            render_to_string(f"emails/{name}-body.html", ctx), "text/html"
+        )
+    except TemplateDoesNotExist:
+        pass
+    return message
+
+
+def listing_reviewed_message(listing: Listing) -> EmailMultiAlternatives:
+    return make_message(
+        "listing-reviewed",
+        listing.seller.email,
+        {"listing": listing, "approved": listing.status != Listing.Status.REJECTED},
+    )

@@ -1,0 +1,5 @@
+from __future__ import annotations
+
+
+class ListingError(Exception):
+    """A listing action that is not allowed now; the message is user-safe."""

@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.urls import reverse
+
+
+class Listing(models.Model):
+    """An item a seller lists. Today every listing sells unique codes."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        PENDING_REVIEW = "pending_review", "Pending review"
+        ACTIVE = "active", "Active"
+        SOLD_OUT = "sold_out", "Sold out"
+        PAUSED = "paused", "Paused"
+        REJECTED = "rejected", "Rejected"
+        ARCHIVED = "archived", "Archived"
+
+    class Kind(models.TextChoices):
+        UNIQUE_CODES = "unique_codes", "Unique codes"
+
+    seller = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="listings"
+    )
+    kind = models.CharField(
+        max_length=20, choices=Kind.choices, default=Kind.UNIQUE_CODES
+    )
+    title = models.CharField(max_length=120)
+    description = models.TextField(max_length=5000, blank=True)
+    price = models.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        validators=[
+            MinValueValidator(Decimal("0.50")),
+            MaxValueValidator(Decimal("10000")),
+        ],
+    )
+    currency = models.CharField(max_length=3, default="USD")
+    instructions = models.TextField(max_length=5000)
+    restrictions = models.TextField(max_length=1000, blank=True)
+    low_stock_threshold = models.PositiveIntegerField(null=True, blank=True)
+    max_per_order = models.PositiveSmallIntegerField(
+        default=10, validators=[MinValueValidator(1), MaxValueValidator(100)]
+    )
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.DRAFT, db_index=True
+    )
+    review_note = models.TextField(blank=True)
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(
+                fields=["seller", "-created_at"], name="listing_seller_created_idx"
+            )
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(price__gte=Decimal("0.50")), name="listing_price_min"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("listings:listing-detail", args=[self.pk])
+
+    @property
+    def price_display(self) -> str:
+        return f"{self.price:,.2f} {self.currency}"
+
+    @property
+    def is_public(self) -> bool:
+        return self.status in (
+            self.Status.ACTIVE,
+            self.Status.SOLD_OUT,
+            self.Status.PAUSED,
+        )
+
+    @property
+    def is_on_sale(self) -> bool:
+        return self.status == self.Status.ACTIVE
+
+    @property
+    def is_editable(self) -> bool:
+        return self.status != self.Status.ARCHIVED

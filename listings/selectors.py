@@ -1,0 +1,42 @@
+"""Reads about listings. Stock is always computed, never stored (DESIGN invariant 4)."""
+
+from __future__ import annotations
+
+from django.db.models import Count, Q, QuerySet
+
+from .models import Listing
+
+# Codes for sale: available and in an approved batch. Read through the reverse
+# relation `Listing.codes` so that listings does not import the codes app.
+FOR_SALE = Q(codes__status="available", codes__approved=True)
+SOLD = Q(codes__status__in=["sold", "redeemed"])
+REDEEMED = Q(codes__status="redeemed")
+
+
+def listing_stock(*, listing: Listing) -> int:
+    """Available quantity: available codes of approved batches."""
+    return listing.codes.filter(status="available", approved=True).count()
+
+
+def listings_with_counts(qs: QuerySet[Listing]) -> QuerySet[Listing]:
+    """Annotate available / sold / redeemed in the same query (no N+1)."""
+    return qs.annotate(
+        available=Count("codes", filter=FOR_SALE),
+        sold=Count("codes", filter=SOLD),
+        redeemed=Count("codes", filter=REDEEMED),
+    )
+
+
+def seller_listings(*, seller_id: int) -> QuerySet[Listing]:
+    return listings_with_counts(Listing.objects.filter(seller_id=seller_id)).order_by(
+        "-created_at"
+    )
+
+
+def public_listings() -> QuerySet[Listing]:
+    return (
+        Listing.objects.filter(status=Listing.Status.ACTIVE)
+        .select_related("seller")
+        .annotate(available=Count("codes", filter=FOR_SALE))
+        .order_by("-created_at")
+    )

@@ -1,0 +1,137 @@
+"""Writes to listings: creation, editing, review and the status lifecycle.
+
+draft → pending_review → active ⇄ sold_out; active ⇄ paused (seller);
+pending_review → rejected → (edited) → pending_review; any → archived.
+`sold_out` is entered and left only by `listing_sync_stock`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from .exceptions import ListingError
+from .models import Listing
+from .selectors import listing_stock
+from .tasks import email_listing_reviewed as email_listing_reviewed_task
+
+S = Listing.Status
+EDITABLE_FIELDS = (
+    "title",
+    "description",
+    "price",
+    "currency",
+    "instructions",
+    "restrictions",
+    "low_stock_threshold",
+    "max_per_order",
+)
+
+
+def listing_create(*, seller: Any, **fields: Any) -> Listing:
+    """Create a listing and submit it for review."""
+    unknown = set(fields) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise TypeError(f"unknown listing fields: {sorted(unknown)}")
+    listing = Listing(seller=seller, status=S.PENDING_REVIEW, **fields)
+    listing.full_clean()
+    listing.save()
+    return listing
+
+
+def listing_update(*, listing: Listing, **fields: Any) -> Listing:
+    """Edit a listing. Editing a rejected listing sends it back to review."""
+    if listing.status == S.ARCHIVED:
+        raise ListingError("An archived listing can't be edited.")
+    for name, value in fields.items():
+        if name not in EDITABLE_FIELDS:
+            raise TypeError(f"unknown listing field: {name}")
+        setattr(listing, name, value)
+    if listing.status == S.REJECTED:
+        listing.status = S.PENDING_REVIEW
+    listing.full_clean()
+    listing.save()
+    return listing
+
+
+def _status_for_stock(available: int) -> str:
+    return S.ACTIVE if available > 0 else S.SOLD_OUT
+
+
+def listing_sync_stock(*, listing_id: int) -> Listing:
+    """Put an approved listing in `active` or `sold_out` to match its stock.
+
+    Locks the listing row so that concurrent sales and approvals agree. Paused,
+    rejected, pending and archived listings are left alone.
+    """
+    with transaction.atomic():
+        listing = Listing.objects.select_for_update().get(pk=listing_id)
+        if listing.status in (S.ACTIVE, S.SOLD_OUT):
+            wanted = _status_for_stock(listing_stock(listing=listing))
+            if listing.status != wanted:
+                listing.status = wanted
+                listing.save(update_fields=["status", "updated_at"])
+    return listing
+
+
+def listing_approve(*, listing: Listing, by: Any) -> Listing:
+    with transaction.atomic():
+        listing = Listing.objects.select_for_update().get(pk=listing.pk)
+        if listing.status != S.PENDING_REVIEW:
+            raise ListingError(
+                f"Only listings pending review can be approved (this one is {listing.get_status_display().lower()})."
+            )
+        listing.status = _status_for_stock(listing_stock(listing=listing))
+        listing.review_note = ""
+        listing.reviewed_at = timezone.now()
+        listing.reviewed_by = by
+        listing.save()
+        email_listing_reviewed_task.delay_on_commit(listing.pk)
+    return listing
+
+
+def listing_reject(*, listing: Listing, by: Any, reason: str) -> Listing:
+    reason = reason.strip()
+    if not reason:
+        raise ListingError("Give the seller a reason for the rejection.")
+    with transaction.atomic():
+        listing = Listing.objects.select_for_update().get(pk=listing.pk)
+        if listing.status != S.PENDING_REVIEW:
+            raise ListingError("Only listings pending review can be rejected.")
+        listing.status = S.REJECTED
+        listing.review_note = reason
+        listing.reviewed_at = timezone.now()
+        listing.reviewed_by = by
+        listing.save()
+        email_listing_reviewed_task.delay_on_commit(listing.pk)
+    return listing
+
+
+def listing_pause(*, listing: Listing) -> Listing:
+    with transaction.atomic():
+        listing = Listing.objects.select_for_update().get(pk=listing.pk)
+        if listing.status not in (S.ACTIVE, S.SOLD_OUT):
+            raise ListingError("Only a listing that is on sale can be paused.")
+        listing.status = S.PAUSED
+        listing.save(update_fields=["status", "updated_at"])
+    return listing
+
+
+def listing_resume(*, listing: Listing) -> Listing:
+    with transaction.atomic():
+        listing = Listing.objects.select_for_update().get(pk=listing.pk)
+        if listing.status != S.PAUSED:
+            raise ListingError("Only a paused listing can be resumed.")
+        listing.status = _status_for_stock(listing_stock(listing=listing))
+        listing.save(update_fields=["status", "updated_at"])
+    return listing
+
+
+def listing_archive(*, listing: Listing) -> Listing:
+    with transaction.atomic():
+        listing = Listing.objects.select_for_update().get(pk=listing.pk)
+        listing.status = S.ARCHIVED
+        listing.save(update_fields=["status", "updated_at"])
+    return listing

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from django import template
+from django.utils.html import urlize
+from django.utils.safestring import SafeString, mark_safe
+
+register = template.Library()
+
+
+@register.filter(is_safe=True)
+def linkify(text: str | None) -> SafeString:
+    """Plain text to safe HTML: everything escaped, URLs and emails become links.
+
+    `urlize` escapes the text and emits rel="nofollow"; we add noopener because
+    the links open in a new tab. Seller text cannot forge the attribute: quotes in
+    it are escaped before this replacement runs.
+    """
+    if not text:
+        return mark_safe("")  # noqa: S308
+    html = urlize(str(text), nofollow=True, autoescape=True)
+    html = html.replace('rel="nofollow"', 'rel="nofollow noopener" target="_blank"')
+    return mark_safe(html)  # noqa: S308 - escaped by urlize(autoescape=True)
+
+
+@register.filter
+def money(listing: object) -> str:
+    price = getattr(listing, "price", None)
+    currency = getattr(listing, "currency", "")
+    return f"{price:,.2f} {currency}" if price is not None else ""

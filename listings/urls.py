@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from . import views
+
+app_name = "listings"
+urlpatterns = [
+    path("items/<int:pk>/", views.listing_detail, name="listing-detail"),
+    path("sell/", views.listing_add, name="listing-add"),
+    path("sell/items/", views.listing_list, name="listing-list"),
+    path("sell/items/<int:pk>/edit/", views.listing_edit, name="listing-edit"),
+    path("sell/items/<int:pk>/pause/", views.listing_pause_view, name="listing-pause"),
+    path(
+        "sell/items/<int:pk>/resume/", views.listing_resume_view, name="listing-resume"
+    ),
+    path(
+        "sell/items/<int:pk>/archive/",
+        views.listing_archive_view,
+        name="listing-archive",
+    ),
+]

@@ -1,0 +1,3 @@
+"""Checkout, payments, orders, delivery and refunds arrive with the checkout issue."""
+
+from __future__ import annotations
