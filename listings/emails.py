@@ -20,12 +20,10 @@ def make_message(name: str, to: str, context: dict[str, Any]) -> EmailMultiAlter
     subject = " ".join(render_to_string(f"emails/{name}-subject.txt", ctx).split())
     body = render_to_string(f"emails/{name}-body.txt", ctx)
     message = EmailMultiAlternatives(subject=subject, body=body, to=[to])
-    try:
+    with contextlib.suppress(TemplateDoesNotExist):
         message.attach_alternative(
             render_to_string(f"emails/{name}-body.html", ctx), "text/html"
         )
-    except TemplateDoesNotExist:
-        pass
     return message
 
 
