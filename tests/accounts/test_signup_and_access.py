@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.core import mail
+from django.urls import reverse
+
+pytestmark = pytest.mark.django_db
+
+
+def test_signup_sends_verification_email_and_verified_user_can_log_in(client):
+    response = client.post(
+        reverse("account_signup"),
+        {
+            "email": "new.seller@example.com",
+            "display_name": "New Seller",
+            "password1": "a-long-enough-passphrase",
+            "password2": "a-long-enough-passphrase",
+        },
+    )
+    assert response.status_code == 302
+    assert len(mail.outbox) == 1
+    body = mail.outbox[0].body
+    link = re.search(r"http://[^\s]+/accounts/confirm-email/[^\s]+/", body).group()
+    path = (
+        link.split("testserver", 1)[-1]
+        if "testserver" in link
+        else "/" + link.split("/", 3)[3]
+    )
+
+    client.logout()
+    confirm_page = client.get(path)
+    assert confirm_page.status_code == 200
+    response = client.post(path)
+    assert response.status_code == 302
+
+    from allauth.account.models import EmailAddress
+
+    assert EmailAddress.objects.get(email="new.seller@example.com").verified
+    client.logout()
+    login = client.post(
+        reverse("account_login"),
+        {"login": "new.seller@example.com", "password": "a-long-enough-passphrase"},
+    )
+    assert login.status_code == 302
+    page = client.get(reverse("listings:listing-add"))
+    assert page.status_code == 200
+    assert "Unique codes" in page.content.decode()
+
+
+def test_unverified_user_cannot_reach_seller_pages(client, user_factory):
+    user = user_factory(verified=False)
+    client.force_login(user)
+    for name in [
+        "listings:listing-add",
+        "listings:listing-list",
+        "codes:unique-codes-create",
+    ]:
+        response = client.get(reverse(name))
+        assert response.status_code == 200
+        html = response.content.decode()
+        assert "Verify Your Email Address" in html or "verify" in html.lower()
+        assert "Sell unique codes" not in html
+    # and the page re-sent a verification email
+    assert any(user.email in m.to for m in mail.outbox)
+
+
+def test_anonymous_user_is_sent_to_login_from_seller_pages(client):
+    response = client.get(reverse("listings:listing-list"))
+    assert response.status_code == 302
+    assert reverse("account_login") in response["Location"]
+
+
+def test_menu_for_anonymous_shows_login_and_signup_only(client):
+    html = client.get("/").content.decode()
+    assert "Log in" in html and "Sign up" in html
+    assert "My account" not in html
+    assert "Items I&#x27;m selling" not in html and "Items I'm selling" not in html
+
+
+def test_menu_for_signed_in_user_shows_account_pages(client, user_factory):
+    client.force_login(user_factory())
+    html = client.get("/").content.decode()
+    assert "My account" in html
+    for entry in ["Add an item to sell", "Items I'm selling", "Settings", "Log out"]:
+        assert entry in html
+    assert "Log in" not in html
+    assert ">Admin<" not in html
+
+
+def test_menu_for_staff_links_admin(client, user_factory):
+    client.force_login(user_factory(is_staff=True))
+    assert ">Admin<" in client.get("/").content.decode()
+
+
+def test_settings_page_saves_the_seller_name(client, user_factory):
+    user = user_factory()
+    client.force_login(user)
+    response = client.post(reverse("accounts:settings"), {"display_name": "Keys & Co"})
+    assert response.status_code == 302
+    user.refresh_from_db()
+    assert user.display_name == "Keys & Co"
+
+
+def test_staff_can_open_admin(client, user_factory):
+    client.force_login(user_factory(is_staff=True, is_superuser=True))
+    assert client.get("/admin/").status_code == 200
+    assert client.get("/admin/accounts/user/").status_code == 200

@@ -1,0 +1,160 @@
+"""Shared fixtures: factories for users, listings and batches (allauth-style)."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import os
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from allauth.account.models import EmailAddress
+from django.db import connection
+
+# Playwright's sync API runs an event loop in the test thread; ORM calls in
+# browser tests would otherwise raise SynchronousOnlyOperation.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+_seq = itertools.count(1)
+
+
+def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
+    from django.conf import settings
+
+    on_postgres = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+    skip = pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL)")
+    for item in items:
+        if "postgres" in item.keywords and not on_postgres:
+            item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _test_settings(settings: Any, tmp_path: Any) -> None:
+    settings.PRIVATE_UPLOAD_ROOT = tmp_path / "private-uploads"
+    from distribly.celery import app
+
+    # Unit tests run tasks in-process; tests about the worker start one explicitly.
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+
+
+@pytest.fixture
+def user_factory(db: None) -> Callable[..., Any]:
+    from distribly.accounts.models import User
+
+    def make(
+        email: str | None = None,
+        *,
+        password: str = "correct horse battery staple",
+        verified: bool = True,
+        **extra: Any,
+    ) -> User:
+        email = email or f"user{next(_seq)}@example.com"
+        user = User.objects.create_user(email=email, password=password, **extra)
+        EmailAddress.objects.create(
+            user=user, email=user.email, verified=verified, primary=True
+        )
+        return user
+
+    return make
+
+
+@pytest.fixture
+def seller(user_factory: Callable[..., Any]) -> Any:
+    return user_factory(display_name="Acme Keys")
+
+
+@pytest.fixture
+def seller_client(client: Any, seller: Any) -> Any:
+    client.force_login(seller)
+    return client
+
+
+@pytest.fixture
+def listing_factory(user_factory: Callable[..., Any]) -> Callable[..., Any]:
+    from listings.models import Listing
+
+    def make(
+        seller: Any = None,
+        *,
+        status: str = Listing.Status.PENDING_REVIEW,
+        **fields: Any,
+    ) -> Listing:
+        values = {
+            "title": f"Licence key {next(_seq)}",
+            "description": "A licence key.",
+            "price": Decimal("9.99"),
+            "currency": "USD",
+            "instructions": "Enter the key at https://example.com/redeem",
+            **fields,
+        }
+        return Listing.objects.create(
+            seller=seller or user_factory(), status=status, **values
+        )
+
+    return make
+
+
+@pytest.fixture
+def upload(django_capture_on_commit_callbacks: Any) -> Callable[..., Any]:
+    """Upload bytes as a batch through the real pipeline and return the imported batch."""
+    from codes.models import CodeBatch
+    from codes.services import batch_create_upload
+
+    def run(
+        listing: Any,
+        content: bytes | str,
+        *,
+        has_header: bool = False,
+        name: str = "codes.csv",
+    ) -> CodeBatch:
+        data = content.encode("utf-8") if isinstance(content, str) else content
+        with django_capture_on_commit_callbacks(execute=True):
+            batch = batch_create_upload(
+                listing=listing,
+                file=io.BytesIO(data),
+                filename=name,
+                has_header=has_header,
+            )
+        batch.refresh_from_db()
+        return batch
+
+    return run
+
+
+@pytest.fixture
+def approve(
+    user_factory: Callable[..., Any], django_capture_on_commit_callbacks: Any
+) -> Callable[..., Any]:
+    """Staff approval of a listing and/or a batch, through the services."""
+    from codes.services import batch_approve
+    from listings.services import listing_approve
+
+    staff = None
+
+    def run(listing: Any = None, batch: Any = None) -> None:
+        nonlocal staff
+        staff = staff or user_factory(is_staff=True)
+        with django_capture_on_commit_callbacks(execute=True):
+            if batch is not None:
+                batch_approve(batch=batch, by=staff)
+            if listing is not None:
+                listing_approve(listing=listing, by=staff)
+
+    return run
+
+
+def issues_of(batch: Any) -> list[tuple[int, str, str]]:
+    return list(batch.issues.order_by("line").values_list("line", "kind", "reason"))
+
+
+def codes_of(batch: Any) -> list[str]:
+    return [c.reveal() for c in batch.codes.order_by("line")]
+
+
+def raw_rows(sql: str) -> list[tuple[Any, ...]]:
+    with connection.cursor() as c:
+        c.execute(sql)
+        return list(c.fetchall())
