@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import secrets
+
+import pytest
+
+from codes.analysis import Analyzer
+from codes.generator import ALPHABETS, GeneratorOptions, GeneratorOptionsError, generate
+
+
+def analyse(values):
+    a = Analyzer()
+    for v in values:
+        a.feed(v)
+    return " ".join(a.warnings())
+
+
+def test_sequential_codes_are_flagged():
+    assert "sequential" in analyse([f"GIFT-{n}" for n in range(1000, 1100)])
+
+
+def test_shuffled_arithmetic_sequence_is_flagged():
+    values = [f"KEY{n * 7}" for n in range(100, 300)]
+    secrets.SystemRandom().shuffle(values)
+    assert "sequential" in analyse(values)
+
+
+def test_shared_prefix_with_a_short_varying_part_is_flagged():
+    values = ["ACME-PROMO-2026-" + secrets.token_hex(2).upper() for _ in range(50)]
+    assert "differ only in the last 4" in analyse(values)
+
+
+def test_low_entropy_is_flagged():
+    values = ["".join(secrets.choice("AB") for _ in range(10)) for _ in range(200)]
+    assert "bits of randomness" in analyse(values)
+
+
+def test_short_codes_are_flagged():
+    assert "shorter than 6 characters" in analyse(["AB12", "CD34"])
+
+
+def test_random_codes_raise_no_warning():
+    values = list(generate(GeneratorOptions(count=500)))
+    assert analyse(values) == ""
+
+
+def test_generator_defaults_are_crockford_base32_groups_of_five():
+    values = list(generate(GeneratorOptions(count=100)))
+    assert len(set(values)) == 100
+    for v in values:
+        groups = v.split("-")
+        assert [len(g) for g in groups] == [5, 5, 5, 5, 5]
+        assert set("".join(groups)) <= set(ALPHABETS["crockford"])
+
+
+def test_generator_options_prefix_alphabet_and_length():
+    values = list(
+        generate(
+            GeneratorOptions(
+                count=10, length=12, group=4, alphabet="digits", prefix="ACME-"
+            )
+        )
+    )
+    assert all(v.startswith("ACME-") and len(v) == 5 + 14 for v in values)
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [
+        (GeneratorOptions(count=10, length=8, alphabet="digits"), "length"),
+        (GeneratorOptions(count=10, alphabet="klingon"), "alphabet"),
+        (GeneratorOptions(count=10, prefix="<b>"), "prefix"),
+        (GeneratorOptions(count=0), "count"),
+    ],
+)
+def test_generator_refuses_bad_options_naming_the_field(options, field):
+    with pytest.raises(GeneratorOptionsError, match=f"^{field}: "):
+        options.validate(max_count=1000)
