@@ -33,6 +33,9 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
 @pytest.fixture(autouse=True)
 def _test_settings(settings: Any, tmp_path: Any) -> None:
     settings.PRIVATE_UPLOAD_ROOT = tmp_path / "private-uploads"
+    from django.core.cache import cache
+
+    cache.clear()  # rate-limit counters (allauth, API) must not leak between tests
     from distribly.celery import app
 
     # Unit tests run tasks in-process; tests about the worker start one explicitly.

@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from codes.models import CodeBatch
 from listings.models import Listing
-from tests.conftest import codes_of, issues_of
+from tests.conftest import codes_of
 
 pytestmark = pytest.mark.django_db
 
