@@ -1,0 +1,173 @@
+"""`make bench`: performance figures on PostgreSQL. A benchmark, not a test.
+
+Prints, for the import engine (issue: sellers list unique codes):
+  * import_codes of 1,000,000 random 24-character codes, end to end (a fresh
+    `manage.py import_codes` process: read, validate, encrypt, COPY, merge,
+    dedupe report): codes/s and the process's peak RSS;
+  * 100,000 codes with 5 % duplicates: codes/s and that every duplicate is reported;
+  * the ceiling: the same rows COPYed straight into an unindexed table.
+
+Usage: make bench [BENCH_ARGS="--codes 1000000"]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import secrets
+import string
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT / "bench-data"
+ALPHABET = string.ascii_uppercase + string.digits
+
+
+def ensure_database(url: str) -> None:
+    import psycopg
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    admin = url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        exists = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", [name]
+        ).fetchone()
+        if exists:
+            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def write_codes(path: Path, count: int, dup_every: int = 0) -> int:
+    """Random 24-character codes; with dup_every=20, every 20th line repeats an earlier one."""
+    dups = 0
+    recent: list[str] = []
+    with path.open("w") as f:
+        for i in range(count):
+            if dup_every and i and i % dup_every == 0:
+                f.write(recent[secrets.randbelow(len(recent))] + "\n")
+                dups += 1
+                continue
+            code = "".join(secrets.choice(ALPHABET) for _ in range(24))
+            if len(recent) < 10_000:
+                recent.append(code)
+            f.write(code + "\n")
+    return dups
+
+
+def timed_import(
+    listing_id: int, path: Path, env: dict[str, str]
+) -> tuple[float, dict[str, object], float]:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    start = time.perf_counter()
+    result = manage("import_codes", str(listing_id), str(path), "--json", env=env)
+    elapsed = time.perf_counter() - start
+    if result.returncode != 0:
+        raise SystemExit(f"import_codes failed: {result.stderr[-2000:]}")
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    # ru_maxrss of children is the max over all children so far; imports run largest first.
+    return elapsed, json.loads(result.stdout), max(peak_kb, before) / 1024
+
+
+def make_listing(env: dict[str, str], email: str) -> int:
+    code = (
+        "from decimal import Decimal\n"
+        "from distribly.accounts.services import user_ensure\n"
+        "from listings.services import listing_create\n"
+        f"u,_ = user_ensure(email={email!r}, password=None)\n"
+        "l = listing_create(seller=u, title='Bench', price=Decimal('5'), currency='USD', instructions='Use it')\n"
+        "print(l.pk)\n"
+    )
+    result = manage("shell", "-c", code, env=env)
+    if result.returncode != 0:
+        raise SystemExit(result.stderr)
+    return int(result.stdout.strip().splitlines()[-1])
+
+
+def copy_ceiling(url: str, path: Path) -> float:
+    """Rows/s of a plain binary COPY of (line, 32-byte digest, 52-byte blob) into a bare table."""
+    import psycopg
+
+    rows = sum(1 for _ in path.open())
+    blob, digest = os.urandom(52), os.urandom(32)
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            "CREATE TEMP TABLE ceiling (line int, digest bytea, ciphertext bytea, key_id bigint)"
+        )
+        start = time.perf_counter()
+        with conn.cursor().copy("COPY ceiling FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(["int4", "bytea", "bytea", "int8"])
+            for i in range(rows):
+                copy.write_row((i, digest, blob, 1))
+        conn.commit()
+        return rows / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--codes", type=int, default=1_000_000)
+    parser.add_argument("--dup-codes", type=int, default=100_000)
+    args = parser.parse_args()
+    url = os.environ["DATABASE_URL"]
+    env = {
+        **os.environ,
+        "DJANGO_DEBUG": "True",
+        "PYTHONWARNINGS": "ignore",
+        "LOG_LEVEL": "WARNING",
+    }
+    env.pop("REDIS_URL", None)  # the command runs the import in-process either way
+    DATA.mkdir(exist_ok=True)
+    ensure_database(url)
+    manage("migrate", "--noinput", env=env).check_returncode()
+
+    big = DATA / f"codes-{args.codes}.csv"
+    if not big.exists():
+        write_codes(big, args.codes)
+    dup = DATA / f"codes-{args.dup_codes}-dups.csv"
+    dup_count = write_codes(dup, args.dup_codes, dup_every=20)
+
+    print(f"== Import benchmark on {urlsplit(url).hostname}, {os.cpu_count()} cores")
+    start = time.perf_counter()
+    manage("shell", "-c", "pass", env=env)
+    startup = time.perf_counter() - start
+    print(f"(each figure includes starting a manage.py process: {startup:.1f} s)")
+    listing = make_listing(env, "bench-seller@example.com")
+    elapsed, report, peak_mb = timed_import(listing, big, env)
+    rate = args.codes / elapsed
+    print(
+        f"import_codes {args.codes:,} codes: {elapsed:.1f} s, {rate:,.0f} codes/s end to end, "
+        f"peak RSS {peak_mb:.0f} MB, accepted {report['accepted']:,}"
+    )
+    listing = make_listing(env, "bench-seller-2@example.com")
+    elapsed, report, _ = timed_import(listing, dup, env)
+    reported = len(report["duplicates"])  # type: ignore[arg-type]
+    print(
+        f"import_codes {args.dup_codes:,} codes with {dup_count:,} duplicates: {elapsed:.1f} s, "
+        f"{args.dup_codes / elapsed:,.0f} codes/s, duplicates reported {reported:,} of {dup_count:,}"
+        f" ({'all' if reported == dup_count else 'MISSING SOME'})"
+    )
+    print(
+        f"ceiling: binary COPY into a bare table: {copy_ceiling(url, big):,.0f} rows/s"
+    )
+    print("targets: >= 50,000 codes/s end to end, peak RSS < 200 MB")
+
+
+if __name__ == "__main__":
+    main()
