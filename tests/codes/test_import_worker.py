@@ -31,7 +31,9 @@ def celery_worker_thread():
     app.conf.task_always_eager = True
 
 
-def test_upload_is_imported_by_the_worker_after_commit(client, user_factory, celery_worker_thread):
+def test_upload_is_imported_by_the_worker_after_commit(
+    client, user_factory, celery_worker_thread
+):
     from celery.signals import task_prerun
 
     ran = []
@@ -68,4 +70,7 @@ def test_upload_is_imported_by_the_worker_after_commit(client, user_factory, cel
     progress = client.get(reverse("codes:batch-progress", args=[batch.pk])).json()
     assert progress["finished"] is True
     task_prerun.disconnect(record)
-    assert ("codes.tasks.code_batch_import", False) in ran  # a worker ran it, not eager mode
+    assert (
+        "codes.tasks.code_batch_import",
+        False,
+    ) in ran  # a worker ran it, not eager mode
