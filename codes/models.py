@@ -173,6 +173,12 @@ class Code(models.Model):
     status = models.CharField(
         max_length=10, choices=Status.choices, default=Status.AVAILABLE
     )
+    # The order (sales.Order) a code is reserved for or sold to. A plain id, not a
+    # foreign key, so that codes do not depend on sales (sales → codes → listings).
+    # Once sold it never changes: a code belongs to at most one order, ever.
+    order_id = models.BigIntegerField(null=True, blank=True)
+    reserved_until = models.DateTimeField(null=True, blank=True)
+    sold_at = models.DateTimeField(null=True, blank=True)
     # Only codes of approved batches are for sale; set when staff approve the batch.
     approved = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -184,6 +190,17 @@ class Code(models.Model):
             models.UniqueConstraint(
                 fields=["seller", "digest"], name="code_seller_digest_uniq"
             ),
+            # Held codes have an order; free codes have none.
+            models.CheckConstraint(
+                condition=(
+                    Q(status__in=["available", "withdrawn"], order_id__isnull=True)
+                    | Q(
+                        status__in=["reserved", "sold", "redeemed", "cancelled"],
+                        order_id__isnull=False,
+                    )
+                ),
+                name="code_status_order_consistent",
+            ),
         ]
         indexes = [
             # Allocation: SKIP LOCKED over the codes for sale, in id order.
@@ -194,6 +211,16 @@ class Code(models.Model):
             ),
             models.Index(fields=["listing", "status"], name="code_listing_status_idx"),
             models.Index(fields=["batch", "line"], name="code_batch_line_idx"),
+            models.Index(
+                fields=["order_id"],
+                condition=Q(order_id__isnull=False),
+                name="code_order_idx",
+            ),
+            models.Index(
+                fields=["reserved_until"],
+                condition=Q(status="reserved"),
+                name="code_reserved_idx",
+            ),
         ]
 
     def __str__(self) -> str:

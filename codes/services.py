@@ -15,7 +15,7 @@ from typing import IO, Any
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -24,7 +24,7 @@ from listings.services import listing_sync_stock
 
 from . import importer
 from .crypto import get_keyring
-from .exceptions import CodesError
+from .exceptions import CodesError, OutOfStock
 from .generator import GeneratorOptions, generate
 from .models import BatchIssue, Code, CodeBatch, CodeReveal
 from .reader import Line, ReadState, UnreadableFile, iter_lines
@@ -466,3 +466,115 @@ def codes_rotate_keys(*, chunk: int = 2000) -> int:
                 model.objects.bulk_update(rows, ["ciphertext", "key_id"])
                 total += len(rows)
     return total
+
+
+# --- Allocation (called by sales; DESIGN "Allocation") ---------------------------------
+
+
+def _prefer_index_scans() -> None:
+    """Make the partial-index plan certain for the allocation query.
+
+    With the default random_page_cost = 4, PostgreSQL ignores `code_for_sale_idx`
+    when one listing holds most of the table and its sold codes have the lowest
+    ids, and walks past every sold code instead (DESIGN "Planner trap"). Our
+    tables are cached, so index pages cost little more than sequential ones.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as c:
+            c.execute("SET LOCAL random_page_cost = 1.1")
+
+
+def codes_allocate(
+    *, listing_id: int, order_id: int, quantity: int, reserved_until: Any
+) -> list[int]:
+    """Reserve `quantity` codes for sale of a listing for an order. Returns their ids.
+
+    Must run inside the caller's transaction (sales.services.order_place or a
+    payment confirmation). Picks candidates with `FOR UPDATE SKIP LOCKED` over the
+    partial index of codes for sale, so concurrent buyers never queue behind each
+    other, then claims them with a conditional UPDATE and checks the count: on
+    SQLite, where FOR UPDATE is a no-op, IMMEDIATE transactions plus that check
+    keep a code from being reserved twice. Raises OutOfStock (the caller's
+    transaction then rolls back).
+    """
+    assert connection.in_atomic_block, "codes_allocate must run inside a transaction"
+    _prefer_index_scans()
+    ids = list(
+        Code.objects.filter(
+            listing_id=listing_id, status=Code.Status.AVAILABLE, approved=True
+        )
+        .order_by("id")
+        .select_for_update(skip_locked=True)
+        .values_list("id", flat=True)[:quantity]
+    )
+    if len(ids) < quantity:
+        raise OutOfStock()
+    updated = Code.objects.filter(id__in=ids, status=Code.Status.AVAILABLE).update(
+        status=Code.Status.RESERVED,
+        order_id=order_id,
+        reserved_until=reserved_until,
+        status_changed_at=timezone.now(),
+    )
+    if updated != quantity:  # somebody else claimed one between our read and write
+        raise OutOfStock()
+    return ids
+
+
+def codes_release(*, order_id: int) -> int:
+    """Return an order's reserved (never sold) codes to stock. Idempotent."""
+    return Code.objects.filter(order_id=order_id, status=Code.Status.RESERVED).update(
+        status=Code.Status.AVAILABLE,
+        order_id=None,
+        reserved_until=None,
+        status_changed_at=timezone.now(),
+    )
+
+
+def codes_mark_sold(*, order_id: int) -> list[int]:
+    """Turn an order's reservations into sales. Returns the ids now sold to it."""
+    now = timezone.now()
+    Code.objects.filter(order_id=order_id, status=Code.Status.RESERVED).update(
+        status=Code.Status.SOLD, reserved_until=None, sold_at=now, status_changed_at=now
+    )
+    return list(
+        Code.objects.filter(order_id=order_id)
+        .exclude(status=Code.Status.RESERVED)
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+
+
+def codes_held_by(*, order_id: int) -> dict[str, int]:
+    """How many of an order's codes are in each status (locks them for the caller)."""
+    counts: dict[str, int] = {}
+    for status in (
+        Code.objects.select_for_update()
+        .filter(order_id=order_id)
+        .order_by("id")
+        .values_list("status", flat=True)
+    ):
+        counts[status] = counts.get(status, 0) + 1
+    return counts
+
+
+def codes_cancel(*, order_id: int, code_ids: list[int] | None = None) -> list[int]:
+    """Cancel sold or redeemed codes of an order (refund, revocation). They are never
+    sold again. Returns the ids cancelled now; already-cancelled ones are skipped."""
+    qs = Code.objects.filter(
+        order_id=order_id, status__in=[Code.Status.SOLD, Code.Status.REDEEMED]
+    )
+    if code_ids is not None:
+        qs = qs.filter(id__in=code_ids)
+    ids = list(qs.select_for_update().order_by("id").values_list("id", flat=True))
+    Code.objects.filter(id__in=ids).update(
+        status=Code.Status.CANCELLED, status_changed_at=timezone.now()
+    )
+    return ids
+
+
+def code_reveal(*, code: Code, user: Any, ip: str | None, kind: str) -> str:
+    """The plaintext of one code, recorded in the audit trail. Callers check ownership."""
+    CodeReveal.objects.create(
+        user=user, kind=kind, batch_id=code.batch_id, code=code, ip=ip
+    )
+    return code.reveal()

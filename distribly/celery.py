@@ -21,4 +21,14 @@ app.conf.beat_schedule = {
         "task": "codes.tasks.batches_resume_stalled",
         "schedule": 300.0,
     },
+    # Every minute: release codes of checkouts abandoned past their reservation.
+    "sales-expire-reservations": {
+        "task": "sales.tasks.orders_expire_reservations",
+        "schedule": 60.0,
+    },
+    # Every minute: send delivery emails whose queue message was lost (outbox sweep).
+    "sales-deliveries-sweep": {
+        "task": "sales.tasks.deliveries_sweep",
+        "schedule": 60.0,
+    },
 }

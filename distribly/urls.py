@@ -18,4 +18,5 @@ urlpatterns = [
     path("account/", include("distribly.accounts.urls")),
     path("", include("listings.urls")),
     path("", include("codes.urls")),
+    path("", include("sales.urls")),
 ]

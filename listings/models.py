@@ -49,6 +49,9 @@ class Listing(models.Model):
     status = models.CharField(
         max_length=20, choices=Status.choices, default=Status.DRAFT, db_index=True
     )
+    # One low-stock alert per crossing: set when the alert goes out, cleared when
+    # stock rises back to the threshold (sales.services.listing_stock_alerts).
+    low_stock_alerted = models.BooleanField(default=False)
     review_note = models.TextField(blank=True)
     reviewed_at = models.DateTimeField(null=True, blank=True)
     reviewed_by = models.ForeignKey(

@@ -63,16 +63,29 @@ def _status_for_stock(available: int) -> str:
 def listing_sync_stock(*, listing_id: int) -> Listing:
     """Put an approved listing in `active` or `sold_out` to match its stock.
 
-    Locks the listing row so that concurrent sales and approvals agree. Paused,
-    rejected, pending and archived listings are left alone.
+    Locks the listing row so that concurrent sales and approvals agree; the
+    returned listing carries `previous_status` and `available` as read under that
+    lock, so a caller can tell a transition (for one sold-out alert) from a no-op.
+    Paused, rejected, pending and archived listings keep their status. Stock back
+    at or above the low-stock threshold re-arms the low-stock alert.
     """
     with transaction.atomic():
         listing = Listing.objects.select_for_update().get(pk=listing_id)
+        available = listing_stock(listing=listing)
+        listing.previous_status = listing.status  # type: ignore[attr-defined]
+        listing.available = available  # type: ignore[attr-defined]
+        changed = []
         if listing.status in (S.ACTIVE, S.SOLD_OUT):
-            wanted = _status_for_stock(listing_stock(listing=listing))
+            wanted = _status_for_stock(available)
             if listing.status != wanted:
                 listing.status = wanted
-                listing.save(update_fields=["status", "updated_at"])
+                changed.append("status")
+        threshold = listing.low_stock_threshold
+        if listing.low_stock_alerted and (threshold is None or available >= threshold):
+            listing.low_stock_alerted = False
+            changed.append("low_stock_alerted")
+        if changed:
+            listing.save(update_fields=[*changed, "updated_at"])
     return listing
 
 

@@ -59,6 +59,8 @@ def listing_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "available": available,
             "low_stock": low,
             "is_owner": is_owner,
+            "max_quantity": max(1, min(listing.max_per_order, available)),
+            "buyer_email": request.user.email if request.user.is_authenticated else "",
         },
     )
 

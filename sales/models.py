@@ -1,3 +1,220 @@
-"""Checkout, payments, orders, delivery and refunds arrive with the checkout issue."""
-
 from __future__ import annotations
+
+import secrets
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+
+from listings.models import Listing
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class Order(models.Model):
+    """A buyer's purchase of `quantity` codes of one listing."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Awaiting payment"
+        PAID = "paid", "Paid"
+        FULFILLED = "fulfilled", "Fulfilled"
+        EXPIRED = "expired", "Expired"
+        FAILED = "failed", "Payment failed"
+        REFUNDED = "refunded", "Refunded"
+
+    listing = models.ForeignKey(
+        Listing, on_delete=models.PROTECT, related_name="orders"
+    )
+    seller = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="sales"
+    )
+    buyer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="purchases",
+    )
+    email = models.EmailField()
+    # The capability in the order page's link: unguessable, never derived from ids.
+    token = models.CharField(
+        max_length=64, unique=True, default=new_token, editable=False
+    )
+    quantity = models.PositiveSmallIntegerField()
+    unit_price = models.DecimalField(max_digits=10, decimal_places=2)
+    amount = models.DecimalField(max_digits=10, decimal_places=2)
+    currency = models.CharField(max_length=3)
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    reserved_until = models.DateTimeField()
+    refunded_amount = models.DecimalField(
+        max_digits=10, decimal_places=2, default=Decimal("0")
+    )
+    note = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    fulfilled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(
+                fields=["seller", "-created_at"], name="order_seller_created_idx"
+            ),
+            models.Index(
+                fields=["reserved_until"],
+                condition=Q(status="pending"),
+                name="order_pending_expiry_idx",
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(quantity__gte=1), name="order_quantity_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Order #{self.pk}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("sales:order-detail", args=[self.token])
+
+    @property
+    def amount_display(self) -> str:
+        return f"{self.amount:,.2f} {self.currency}"
+
+    @property
+    def has_codes(self) -> bool:
+        return self.status in (self.Status.FULFILLED, self.Status.REFUNDED)
+
+
+class Payment(models.Model):
+    """One attempt to take the money for an order, through one provider."""
+
+    class Status(models.TextChoices):
+        CREATED = "created", "Created"
+        PENDING = "pending", "Awaiting the buyer"
+        CONFIRMED = "confirmed", "Confirmed"
+        FAILED = "failed", "Failed"
+        EXPIRED = "expired", "Expired"
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="payments")
+    provider = models.CharField(max_length=20)
+    # The provider's id for this payment (Stripe Checkout Session id; dev token).
+    provider_ref = models.CharField(max_length=255, unique=True, null=True, blank=True)
+    # Stripe: the PaymentIntent, needed for refunds.
+    provider_payment_id = models.CharField(max_length=255, blank=True, db_index=True)
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.CREATED
+    )
+    amount = models.DecimalField(max_digits=10, decimal_places=2)
+    currency = models.CharField(max_length=3)
+    created_at = models.DateTimeField(auto_now_add=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.provider} payment for order #{self.order_id}"
+
+
+class WebhookEvent(models.Model):
+    """Every provider event we processed, once: the unique id is the dedupe."""
+
+    provider = models.CharField(max_length=20)
+    event_id = models.CharField(max_length=255)
+    type = models.CharField(max_length=100)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "event_id"], name="webhookevent_uniq"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.type} {self.event_id}"
+
+
+class Delivery(models.Model):
+    """An email with an order's codes: an outbox row, claimed and sent by a task."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    order = models.ForeignKey(
+        Order, on_delete=models.PROTECT, related_name="deliveries"
+    )
+    status = models.CharField(
+        max_length=8, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "deliveries"
+
+    def __str__(self) -> str:
+        return f"Delivery #{self.pk} of order #{self.order_id} ({self.status})"
+
+
+class Refund(models.Model):
+    """Money back for some or all units of an order; their codes are cancelled."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    class Source(models.TextChoices):
+        SELLER = "seller", "Seller"
+        STAFF = "staff", "Staff"
+        AUTOMATIC = "automatic", "Automatic (out of stock)"
+        PROVIDER = "provider", "Payment provider dashboard"
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="refunds")
+    payment = models.ForeignKey(
+        Payment, on_delete=models.PROTECT, related_name="refunds"
+    )
+    amount = models.DecimalField(max_digits=10, decimal_places=2)
+    code_ids = models.JSONField(default=list, blank=True)
+    quantity = models.PositiveSmallIntegerField(default=0)
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    source = models.CharField(max_length=10, choices=Source.choices)
+    reason = models.CharField(max_length=300, blank=True)
+    provider_refund_id = models.CharField(max_length=255, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider_refund_id"],
+                condition=~Q(provider_refund_id=""),
+                name="refund_provider_id_uniq",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Refund #{self.pk} of order #{self.order_id}"

@@ -1,0 +1,67 @@
+"""Messages to buyers and sellers. Codes appear in a body, never in a subject or URL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.mail import EmailMultiAlternatives
+
+from codes.models import Code
+from listings.emails import make_message
+from listings.models import Listing
+
+from .models import Order, Refund
+
+
+def _codes(
+    order: Order, statuses: list[str] | None = None, ids: list[int] | None = None
+) -> list[str]:
+    qs = Code.objects.filter(order_id=order.pk)
+    if statuses is not None:
+        qs = qs.filter(status__in=statuses)
+    if ids is not None:
+        qs = qs.filter(id__in=ids)
+    return [code.reveal() for code in qs.order_by("id")]
+
+
+def delivery_message(order: Order) -> EmailMultiAlternatives:
+    codes = _codes(order, statuses=[Code.Status.SOLD, Code.Status.REDEEMED])
+    return make_message(
+        "order-delivery",
+        order.email,
+        {
+            "order": order,
+            "listing": order.listing,
+            "seller": order.listing.seller,
+            "codes": codes,
+        },
+    )
+
+
+def refund_messages(refund: Refund) -> list[EmailMultiAlternatives]:
+    order = refund.order
+    context: dict[str, Any] = {
+        "order": order,
+        "listing": order.listing,
+        "refund": refund,
+    }
+    messages = [make_message("order-refunded", order.email, context)]
+    cancelled = _codes(order, ids=refund.code_ids) if refund.code_ids else []
+    messages.append(
+        make_message(
+            "codes-cancelled",
+            order.listing.seller.email,
+            {**context, "codes": cancelled},
+        )
+    )
+    return messages
+
+
+def stock_alert_message(
+    listing: Listing, kind: str, available: int
+) -> EmailMultiAlternatives:
+    return make_message(
+        f"listing-{kind.replace('_', '-')}",
+        listing.seller.email,
+        {"listing": listing, "available": available},
+    )

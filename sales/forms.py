@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from .models import Order
+
+
+class CheckoutForm(forms.Form):
+    quantity = forms.IntegerField(label="Quantity", min_value=1, initial=1)
+    email = forms.EmailField(
+        label="Email for your code",
+        help_text="We send your code here as soon as your payment is confirmed.",
+    )
+
+    def __init__(self, *args: Any, max_quantity: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["quantity"].widget.attrs.update({"max": max_quantity, "min": 1})
+        self.max_quantity = max_quantity
+
+    def clean_quantity(self) -> int:
+        quantity: int = self.cleaned_data["quantity"]
+        if quantity > self.max_quantity:
+            raise forms.ValidationError(
+                f"You can buy up to {self.max_quantity} at a time."
+                if self.max_quantity
+                else "Sorry, this item is sold out."
+            )
+        return quantity
+
+
+class SalesFilterForm(forms.Form):
+    listing = forms.TypedChoiceField(
+        label="Item", required=False, coerce=int, empty_value=None
+    )
+    date_from = forms.DateField(
+        label="From", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        label="To", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def __init__(
+        self, *args: Any, listings: list[tuple[int, str]], **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["listing"].choices = [("", "All items"), *listings]
+
+    def apply(self, qs: Any) -> Any:
+        if not self.is_valid():
+            return qs
+        d = self.cleaned_data
+        if d.get("listing"):
+            qs = qs.filter(listing_id=d["listing"])
+        if d.get("date_from"):
+            qs = qs.filter(created_at__date__gte=d["date_from"])
+        if d.get("date_to"):
+            qs = qs.filter(created_at__date__lte=d["date_to"])
+        return qs
+
+
+SALE_STATUSES = [Order.Status.FULFILLED, Order.Status.REFUNDED, Order.Status.PAID]

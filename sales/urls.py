@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from . import views
+
+app_name = "sales"
+urlpatterns = [
+    path("items/<int:pk>/buy/", views.checkout, name="checkout"),
+    path("pay/test/<str:ref>/", views.dev_pay, name="dev-pay"),
+    path("orders/<str:token>/", views.order_detail, name="order-detail"),
+    path("orders/<str:token>/resend/", views.order_resend_view, name="order-resend"),
+    path("account/purchases/", views.purchases, name="purchases"),
+    path("sell/sales/", views.sales_list, name="sales-list"),
+    path("sell/sales/export.csv", views.sales_export, name="sales-export"),
+    path(
+        "sell/sales/codes/<int:code_id>/show/",
+        views.sales_show_code,
+        name="sales-show-code",
+    ),
+    path("sell/sales/<int:order_id>/refund/", views.sales_refund, name="sales-refund"),
+    path("stripe/webhook/", views.stripe_webhook, name="stripe-webhook"),
+]
