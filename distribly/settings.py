@@ -294,6 +294,7 @@ else:
 STRIPE_SECRET_KEY = envsecret("STRIPE_SECRET_KEY")
 STRIPE_WEBHOOK_SECRET = envsecret("STRIPE_WEBHOOK_SECRET")
 STRIPE_API_BASE = os.getenv("STRIPE_API_BASE", "")
+STRIPE_MAX_NETWORK_RETRIES = envint("STRIPE_MAX_NETWORK_RETRIES", "2")
 PAYMENT_PROVIDERS = {
     "dev": "sales.payments.dev.DevProvider",
     "stripe": "sales.payments.stripe.StripeProvider",

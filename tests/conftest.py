@@ -161,3 +161,56 @@ def raw_rows(sql: str) -> list[tuple[Any, ...]]:
     with connection.cursor() as c:
         c.execute(sql)
         return list(c.fetchall())
+
+
+@pytest.fixture
+def active_listing(
+    listing_factory: Callable[..., Any],
+    approve: Callable[..., Any],
+    django_capture_on_commit_callbacks: Any,
+) -> Callable[..., Any]:
+    """An approved, active listing with `codes` approved generated codes."""
+    from codes.generator import GeneratorOptions
+    from codes.services import batch_create_generated
+
+    def make(codes: int = 5, **fields: Any) -> Any:
+        listing = listing_factory(**fields)
+        with django_capture_on_commit_callbacks(execute=True):
+            batch = batch_create_generated(
+                listing=listing, options=GeneratorOptions(count=codes)
+            )
+        batch.refresh_from_db()
+        approve(listing=listing, batch=batch)
+        listing.refresh_from_db()
+        return listing
+
+    return make
+
+
+@pytest.fixture
+def buy(client: Any, django_capture_on_commit_callbacks: Any) -> Callable[..., Any]:
+    """Buy through the product page and the dev provider's Pay button. Returns the order."""
+    from sales.models import Order
+
+    def run(
+        listing: Any,
+        quantity: int = 1,
+        email: str = "buyer@example.com",
+        pay: bool = True,
+    ) -> Any:
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(
+                f"/items/{listing.pk}/buy/", {"quantity": quantity, "email": email}
+            )
+        assert response.status_code == 302, response
+        order = Order.objects.order_by("-pk").first()
+        if order is None or "/pay/test/" not in response["Location"]:
+            return None
+        if pay:
+            with django_capture_on_commit_callbacks(execute=True):
+                paid = client.post(response["Location"], {"decision": "pay"})
+            assert paid["Location"] == order.get_absolute_url()
+            order.refresh_from_db()
+        return order
+
+    return run

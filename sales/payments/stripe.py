@@ -47,8 +47,8 @@ def from_minor(amount: int, currency: str) -> Decimal:
 
 
 def _field(obj: Any, name: str) -> Any:
-    # stripe objects are not dicts since stripe 15: `name in obj` then `obj[name]`.
-    return obj.get(name, None)
+    # stripe objects are not dicts since stripe 15 (no .get()); attributes work.
+    return getattr(obj, name, None)
 
 
 def _id(value: Any) -> str:
@@ -62,7 +62,9 @@ class StripeProvider(PaymentProvider):
     verbose_name = "Card (Stripe)"
 
     def _client(self) -> stripe.StripeClient:
-        kwargs: dict[str, Any] = {"max_network_retries": 2}
+        kwargs: dict[str, Any] = {
+            "max_network_retries": settings.STRIPE_MAX_NETWORK_RETRIES
+        }
         if settings.STRIPE_API_BASE:
             kwargs["base_addresses"] = {"api": settings.STRIPE_API_BASE}
         return stripe.StripeClient(settings.STRIPE_SECRET_KEY, **kwargs)
