@@ -54,9 +54,12 @@ def _enqueue(task: Any, *args: Any) -> None:
     def send() -> None:
         try:
             task.delay(*args)
-        except Exception:  # kombu OperationalError, redis ConnectionError, …
+        except Exception as e:  # kombu OperationalError, redis ConnectionError, …
             logger.warning(
-                "could not queue %s%s; the sweep will retry", task.name, args
+                "could not queue %s%s (%s); the sweep will retry",
+                task.name,
+                args,
+                type(e).__name__,
             )
 
     transaction.on_commit(send)
