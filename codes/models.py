@@ -211,15 +211,13 @@ class Code(models.Model):
             ),
             models.Index(fields=["listing", "status"], name="code_listing_status_idx"),
             models.Index(fields=["batch", "line"], name="code_batch_line_idx"),
+            # An order's codes, by status. (Reservations expire through the order's
+            # own reserved_until, so no index on Code.reserved_until: a partial one
+            # on status='reserved' filled with dead entries and misled the planner.)
             models.Index(
-                fields=["order_id"],
+                fields=["order_id", "status"],
                 condition=Q(order_id__isnull=False),
                 name="code_order_idx",
-            ),
-            models.Index(
-                fields=["reserved_until"],
-                condition=Q(status="reserved"),
-                name="code_reserved_idx",
             ),
         ]
 

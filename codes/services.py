@@ -471,19 +471,6 @@ def codes_rotate_keys(*, chunk: int = 2000) -> int:
 # --- Allocation (called by sales; DESIGN "Allocation") ---------------------------------
 
 
-def _prefer_index_scans() -> None:
-    """Make the partial-index plan certain for the allocation query.
-
-    With the default random_page_cost = 4, PostgreSQL ignores `code_for_sale_idx`
-    when one listing holds most of the table and its sold codes have the lowest
-    ids, and walks past every sold code instead (DESIGN "Planner trap"). Our
-    tables are cached, so index pages cost little more than sequential ones.
-    """
-    if connection.vendor == "postgresql":
-        with connection.cursor() as c:
-            c.execute("SET LOCAL random_page_cost = 1.1")
-
-
 def codes_allocate(
     *, listing_id: int, order_id: int, quantity: int, reserved_until: Any
 ) -> list[int]:
@@ -498,7 +485,6 @@ def codes_allocate(
     transaction then rolls back).
     """
     assert connection.in_atomic_block, "codes_allocate must run inside a transaction"
-    _prefer_index_scans()
     ids = list(
         Code.objects.filter(
             listing_id=listing_id, status=Code.Status.AVAILABLE, approved=True
@@ -530,31 +516,16 @@ def codes_release(*, order_id: int) -> int:
     )
 
 
-def codes_mark_sold(*, order_id: int) -> list[int]:
-    """Turn an order's reservations into sales. Returns the ids now sold to it."""
+def codes_mark_sold(*, order_id: int) -> int:
+    """Turn an order's reservations into sales. Returns how many were sold now.
+
+    The caller holds the order's lock, which every release of a reservation also
+    takes, so the reserved codes cannot change under it.
+    """
     now = timezone.now()
-    Code.objects.filter(order_id=order_id, status=Code.Status.RESERVED).update(
+    return Code.objects.filter(order_id=order_id, status=Code.Status.RESERVED).update(
         status=Code.Status.SOLD, reserved_until=None, sold_at=now, status_changed_at=now
     )
-    return list(
-        Code.objects.filter(order_id=order_id)
-        .exclude(status=Code.Status.RESERVED)
-        .order_by("id")
-        .values_list("id", flat=True)
-    )
-
-
-def codes_held_by(*, order_id: int) -> dict[str, int]:
-    """How many of an order's codes are in each status (locks them for the caller)."""
-    counts: dict[str, int] = {}
-    for status in (
-        Code.objects.select_for_update()
-        .filter(order_id=order_id)
-        .order_by("id")
-        .values_list("status", flat=True)
-    ):
-        counts[status] = counts.get(status, 0) + 1
-    return counts
 
 
 def codes_cancel(*, order_id: int, code_ids: list[int] | None = None) -> list[int]:

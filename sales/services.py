@@ -21,13 +21,7 @@ from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from codes.exceptions import OutOfStock
-from codes.services import (
-    codes_allocate,
-    codes_cancel,
-    codes_held_by,
-    codes_mark_sold,
-    codes_release,
-)
+from codes.services import codes_allocate, codes_cancel, codes_mark_sold, codes_release
 from listings.models import Listing
 from listings.services import listing_sync_stock
 
@@ -141,9 +135,13 @@ def checkout_start(*, placed: PlacedOrder, success_url: str, cancel_url: str) ->
 
 
 def _locked(payment_id: int) -> tuple[Payment, Order]:
-    payment = Payment.objects.select_for_update().get(pk=payment_id)
-    order = Order.objects.select_for_update().get(pk=payment.order_id)
-    return payment, order
+    """Lock a payment and its order (always in this order: no deadlocks)."""
+    payment = (
+        Payment.objects.select_related("order")
+        .select_for_update(of=("self", "order"))
+        .get(pk=payment_id)
+    )
+    return payment, payment.order
 
 
 def payment_confirm(*, payment_id: int, provider_payment_id: str = "") -> Order:
@@ -154,52 +152,53 @@ def payment_confirm(*, payment_id: int, provider_payment_id: str = "") -> Order:
     changes after sale). If the reservation was released meanwhile (expiry), fresh
     codes are allocated; if none remain, the order is refunded automatically.
     """
-    refund_needed = False
+    from .tasks import listing_stock_alerts, order_deliver, order_refund_auto
+
     with transaction.atomic():
         payment, order = _locked(payment_id)
         if payment.status == Payment.Status.CONFIRMED:
             return order
         payment.status = Payment.Status.CONFIRMED
-        payment.confirmed_at = timezone.now()
+        payment.confirmed_at = now = timezone.now()
         payment.provider_payment_id = provider_payment_id or payment.provider_payment_id
-        payment.save()
+        payment.save(update_fields=["status", "confirmed_at", "provider_payment_id"])
         if order.status in (OS.PAID, OS.FULFILLED, OS.REFUNDED):
-            # A second payment for a settled order: give it back.
+            # A second payment for a settled order: staff refund it from admin.
             logger.warning("order %s: extra payment %s confirmed", order.pk, payment.pk)
             return order
-        held = codes_held_by(order_id=order.pk)
-        missing = order.quantity - held.get("reserved", 0) - held.get("sold", 0)
-        if missing > 0:
+        # While an order is pending, exactly its quantity of codes is reserved for it
+        # (reserved with the order, released only with a status change under this
+        # lock). An expired or failed order holds none: it gets fresh codes, if any remain.
+        if order.status != OS.PENDING:
             try:
                 with transaction.atomic():
                     codes_allocate(
                         listing_id=order.listing_id,
                         order_id=order.pk,
-                        quantity=missing,
-                        reserved_until=timezone.now() + timedelta(minutes=5),
+                        quantity=order.quantity,
+                        reserved_until=now,
                     )
             except OutOfStock:
-                codes_release(order_id=order.pk)
-                refund_needed = True
-        now = timezone.now()
-        order.paid_at = now
-        if refund_needed:
-            order.status = OS.PAID
-            order.note = "Sold out before the payment arrived: refunded automatically."
-            order.save()
-            from .tasks import order_refund_auto
-
-            _enqueue(order_refund_auto, order.pk)
-        else:
-            codes_mark_sold(order_id=order.pk)
-            order.status = OS.FULFILLED
-            order.fulfilled_at = now
-            order.save()
-            delivery = Delivery.objects.create(order=order)
-            from .tasks import listing_stock_alerts, order_deliver
-
-            _enqueue(order_deliver, delivery.pk)
-            _enqueue(listing_stock_alerts, order.listing_id)
+                order.status = OS.PAID
+                order.paid_at = now
+                order.note = (
+                    "Sold out before the payment arrived: refunded automatically."
+                )
+                order.save(update_fields=["status", "paid_at", "note"])
+                _enqueue(order_refund_auto, order.pk)
+                return order
+        if (
+            codes_mark_sold(order_id=order.pk) != order.quantity
+        ):  # the invariant above broke
+            raise RuntimeError(
+                f"order {order.pk}: reserved codes do not match its quantity"
+            )
+        order.status = OS.FULFILLED
+        order.paid_at = order.fulfilled_at = now
+        order.save(update_fields=["status", "paid_at", "fulfilled_at"])
+        delivery = Delivery.objects.create(order=order)
+        _enqueue(order_deliver, delivery.pk)
+        _enqueue(listing_stock_alerts, order.listing_id)
     return order
 
 

@@ -27,6 +27,12 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "bench-data"
 ALPHABET = string.ascii_uppercase + string.digits
+BENCH_ENV = {
+    "DJANGO_DEBUG": "True",
+    "PYTHONWARNINGS": "ignore",
+    "LOG_LEVEL": "WARNING",
+    "REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9"),
+}
 
 
 def ensure_database(url: str) -> None:
@@ -124,19 +130,69 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--codes", type=int, default=1_000_000)
     parser.add_argument("--dup-codes", type=int, default=100_000)
+    parser.add_argument(
+        "--stock", type=int, default=100_000, help="codes of the purchase listing"
+    )
+    parser.add_argument("--only", choices=["import", "purchases"], default=None)
     args = parser.parse_args()
     url = os.environ["DATABASE_URL"]
-    env = {
-        **os.environ,
-        "DJANGO_DEBUG": "True",
-        "PYTHONWARNINGS": "ignore",
-        "LOG_LEVEL": "WARNING",
-    }
-    env.pop("REDIS_URL", None)  # the command runs the import in-process either way
+    # Tasks go to a real Redis broker (a bench-only database, flushed), as in production.
+    env = {**os.environ, **BENCH_ENV}
     DATA.mkdir(exist_ok=True)
     ensure_database(url)
     manage("migrate", "--noinput", env=env).check_returncode()
+    flush_redis()
+    try:
+        if args.only != "purchases":
+            import_figures(args, url, env)
+        if args.only != "import":
+            purchase_figures(args, url, env)
+    finally:
+        flush_redis()
 
+
+def flush_redis() -> None:
+    import redis
+
+    redis.Redis.from_url(BENCH_ENV["REDIS_URL"]).flushdb()
+
+
+def purchase_figures(args: argparse.Namespace, url: str, env: dict[str, str]) -> None:
+    """Two listings of `--stock` approved codes: one for the app, one for raw SQL."""
+    from tests.bench.purchases import bench_purchases
+
+    code = (
+        "import json\n"
+        "from decimal import Decimal\n"
+        "from codes.generator import GeneratorOptions\n"
+        "from codes.services import batch_approve, batch_create_generated, code_batch_import\n"
+        "from distribly.accounts.services import user_ensure\n"
+        "from listings.services import listing_approve, listing_create\n"
+        "seller,_ = user_ensure(email='bench-shop@example.com', password=None)\n"
+        "staff,_ = user_ensure(email='bench-staff@example.com', password=None, is_staff=True)\n"
+        "ids = []\n"
+        "for title in ('Bench full path', 'Bench raw SQL'):\n"
+        "    l = listing_create(seller=seller, title=title, price=Decimal('5'), currency='USD', instructions='Use it', max_per_order=1)\n"
+        f"    b = batch_create_generated(listing=l, options=GeneratorOptions(count={args.stock}))\n"
+        "    b = code_batch_import(batch_id=b.pk)\n"
+        "    batch_approve(batch=b, by=staff)\n"
+        "    listing_approve(listing=l, by=staff)\n"
+        "    ids.append(l.pk)\n"
+        "print(json.dumps({'listings': ids, 'seller': seller.pk}))\n"
+    )
+    result = manage("shell", "-c", code, env=env)
+    if result.returncode != 0:
+        raise SystemExit(result.stderr[-3000:])
+    data = json.loads(result.stdout.strip().splitlines()[-1])
+    # The purchase processes run Django with the same environment, tasks going to Redis.
+    os.environ.update(
+        BENCH_ENV
+    )  # the buyer processes are spawned with this environment
+    os.environ["BENCH_PG_DSN"] = url
+    bench_purchases(data["listings"][0], data["listings"][1], data["seller"])
+
+
+def import_figures(args: argparse.Namespace, url: str, env: dict[str, str]) -> None:
     big = DATA / f"codes-{args.codes}.csv"
     if not big.exists():
         write_codes(big, args.codes)
