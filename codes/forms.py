@@ -14,6 +14,7 @@ from .generator import (
 )
 
 ALLOWED_EXTENSIONS = (".csv", ".txt")
+MB = 1024 * 1024
 
 
 class CodesForm(forms.Form):
@@ -67,7 +68,8 @@ class CodesForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        max_mb = settings.CODES_UPLOAD_MAX_BYTES / 1e6
+        self.label_suffix = ""
+        max_mb = settings.CODES_UPLOAD_MAX_BYTES / MB
         self.fields[
             "file"
         ].help_text += (
@@ -90,8 +92,8 @@ class CodesForm(forms.Form):
                 elif upload.size > settings.CODES_UPLOAD_MAX_BYTES:
                     self.add_error(
                         "file",
-                        f"The file is {upload.size / 1e6:.1f} MB; the limit is "
-                        f"{settings.CODES_UPLOAD_MAX_BYTES / 1e6:.0f} MB. Split it into several uploads.",
+                        f"The file is {upload.size / MB:.1f} MB; the limit is "
+                        f"{settings.CODES_UPLOAD_MAX_BYTES / MB:.0f} MB. Split it into several uploads.",
                     )
         elif data.get("source") == self.SOURCE_GENERATE:
             if not data.get("count"):

@@ -73,7 +73,7 @@ def batch_create_upload(
     if size > settings.CODES_UPLOAD_MAX_BYTES:
         _upload_path(name).unlink(missing_ok=True)
         raise CodesError(
-            f"The file is {size / 1e6:.1f} MB; the limit is {settings.CODES_UPLOAD_MAX_BYTES / 1e6:.0f} MB."
+            f"The file is {size / 2**20:.1f} MB; the limit is {settings.CODES_UPLOAD_MAX_BYTES / 2**20:.0f} MB."
         )
     try:
         with transaction.atomic():

@@ -48,6 +48,7 @@ class ListingForm(forms.ModelForm):
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.label_suffix = ""
         self.fields["currency"].choices = [
             (c, f"{c} - {name}") for c, name in settings.CURRENCIES
         ]

@@ -16,6 +16,7 @@ class CheckoutForm(forms.Form):
 
     def __init__(self, *args: Any, max_quantity: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.label_suffix = ""
         self.fields["quantity"].widget.attrs.update({"max": max_quantity, "min": 1})
         self.max_quantity = max_quantity
 
@@ -45,6 +46,7 @@ class SalesFilterForm(forms.Form):
         self, *args: Any, listings: list[tuple[int, str]], **kwargs: Any
     ) -> None:
         super().__init__(*args, **kwargs)
+        self.label_suffix = ""
         self.fields["listing"].choices = [("", "All items"), *listings]
 
     def apply(self, qs: Any) -> Any:
