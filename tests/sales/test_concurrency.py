@@ -30,6 +30,8 @@ def _buy_and_pay(listing_id: int, barrier: threading.Barrier) -> str:
         return "fulfilled"
     except OutOfStock:
         return "sold out"
+    except RuntimeError:  # payment_confirm's own check caught a code held twice
+        return "double allocation caught"
 
 
 @pytest.fixture
@@ -90,28 +92,20 @@ def _allocate_without_locks(*, listing_id, order_id, quantity, reserved_until):
     return ids
 
 
-def test_control_without_the_lock_sells_a_code_twice(
-    active_listing, monkeypatch, buyers
-):
+def test_control_without_the_lock_sells_a_code_twice(active_listing, monkeypatch, buyers):
     monkeypatch.setattr(services, "codes_allocate", _allocate_without_locks)
-    broken = 0
+    raced = 0
     for _ in range(5):
         listing = active_listing(codes=CODES, max_per_order=1)
-        buyers(listing.pk)
-        fulfilled = Order.objects.filter(
-            listing_id=listing.pk, status=Order.Status.FULFILLED
-        )
-        short = [
-            o
-            for o in fulfilled
-            if Code.objects.filter(order_id=o.pk).count() != o.quantity
-        ]
-        broken += len(short)
-        if broken:
+        outcome = buyers(listing.pk)
+        # Either payment_confirm's consistency check caught a code reserved by two
+        # orders, or an order ended up short of codes: both mean the race happened.
+        fulfilled = Order.objects.filter(listing_id=listing.pk, status=Order.Status.FULFILLED)
+        short = [o for o in fulfilled if Code.objects.filter(order_id=o.pk).count() != o.quantity]
+        raced += outcome["double allocation caught"] + len(short)
+        if raced:
             break
-    assert broken > 0, (
-        "the unlocked control never raced: the race test would not detect a bug"
-    )
+    assert raced > 0, "the unlocked control never raced: the race test would not detect a bug"
 
 
 def test_allocation_query_uses_the_partial_index_on_a_skewed_table(active_listing):
