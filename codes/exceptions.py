@@ -10,3 +10,35 @@ class OutOfStock(CodesError):
 
     def __init__(self, message: str = "Sorry, this item is sold out.") -> None:
         super().__init__(message)
+
+
+class CodeNotFound(CodesError):
+    """Unknown, another seller's, or not sold: all answer the same (no oracle)."""
+
+    def __init__(self, message: str = "No such code.") -> None:
+        super().__init__(message)
+
+
+class CodeAlreadyRedeemed(CodesError):
+    def __init__(self, *, redeemed_at: object, redeemed_by: str) -> None:
+        super().__init__("This code was already redeemed by another account.")
+        self.redeemed_at = redeemed_at
+        self.redeemed_by = redeemed_by
+
+
+class CodeCancelled(CodesError):
+    def __init__(self) -> None:
+        super().__init__(
+            "This code was cancelled (refunded or revoked) and can't be used."
+        )
+
+
+class CodeBusy(CodesError):
+    def __init__(self) -> None:
+        super().__init__(
+            "This code is in a buyer's checkout right now; try again in a few minutes."
+        )
+
+
+class InvalidCodeValue(CodesError):
+    """A request field is wrong; the message starts with the field's name."""

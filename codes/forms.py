@@ -124,3 +124,45 @@ class ReviewForm(forms.Form):
     reason = forms.CharField(
         label="Reason (sent to the seller)", widget=forms.Textarea(attrs={"rows": 3})
     )
+
+
+class ValidateForm(forms.Form):
+    code = forms.CharField(
+        label="Code",
+        max_length=1000,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "off", "spellcheck": "false", "autofocus": True}
+        ),
+        help_text="Type or paste the code your buyer gave you.",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.label_suffix = ""
+
+
+class ApiKeyForm(forms.Form):
+    name = forms.CharField(
+        label="Name", max_length=80, help_text="e.g. the site or app that uses it"
+    )
+    scopes = forms.MultipleChoiceField(
+        label="What it may do",
+        choices=[],
+        widget=forms.CheckboxSelectMultiple,
+        initial=["verify", "redeem"],
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from .models import ApiKey
+
+        super().__init__(*args, **kwargs)
+        self.label_suffix = ""
+        self.fields["scopes"].choices = ApiKey.Scope.choices
+
+
+class WebhookForm(forms.Form):
+    url = forms.URLField(label="Endpoint URL", max_length=500, assume_scheme="https")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.label_suffix = ""

@@ -179,6 +179,11 @@ class Code(models.Model):
     order_id = models.BigIntegerField(null=True, blank=True)
     reserved_until = models.DateTimeField(null=True, blank=True)
     sold_at = models.DateTimeField(null=True, blank=True)
+    # Redemption binds a sold code to one account on the seller's side.
+    redeemed_at = models.DateTimeField(null=True, blank=True)
+    # db_default: the import merge inserts rows with raw SQL that names no such columns.
+    redeemed_by = models.CharField(max_length=255, blank=True, default="", db_default="")
+    cancel_reason = models.CharField(max_length=300, blank=True, default="", db_default="")
     # Only codes of approved batches are for sale; set when staff approve the batch.
     approved = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -261,3 +266,93 @@ class CodeReveal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} {self.get_kind_display()} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class ApiKey(models.Model):
+    """A seller's key for the HTTP API. Only a hash is stored; the key is shown once."""
+
+    class Scope(models.TextChoices):
+        VERIFY = "verify", "Verify codes"
+        REDEEM = "redeem", "Redeem codes"
+        REVOKE = "revoke", "Revoke codes"
+        UPLOAD = "upload", "Upload codes and read listings"
+
+    seller = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys"
+    )
+    name = models.CharField(max_length=80)
+    prefix = models.CharField(max_length=16, unique=True)
+    key_hash = models.CharField(max_length=64)
+    scopes = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    suspended_at = models.DateTimeField(null=True, blank=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_usable(self) -> bool:
+        return self.revoked_at is None and self.suspended_at is None
+
+
+class WebhookEndpoint(models.Model):
+    """Where a seller wants our events, and the secret we sign them with."""
+
+    seller = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="webhook_endpoint",
+    )
+    url = models.URLField(max_length=500)
+    secret = models.CharField(max_length=64)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class WebhookDelivery(models.Model):
+    """One event to one endpoint: an outbox row, sent and retried by a task.
+
+    The payload never holds a code value; `code` points at the row whose value is
+    decrypted into the request body at send time.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Delivered"
+        FAILED = "failed", "Failed"
+
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    event = models.CharField(max_length=40)
+    payload = models.JSONField(default=dict)
+    code = models.ForeignKey(
+        Code, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    status = models.CharField(
+        max_length=8, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    response_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "webhook deliveries"
+
+    def __str__(self) -> str:
+        return f"{self.event} → {self.endpoint} ({self.status})"

@@ -528,19 +528,64 @@ def codes_mark_sold(*, order_id: int) -> int:
     )
 
 
-def codes_cancel(*, order_id: int, code_ids: list[int] | None = None) -> list[int]:
+def codes_cancel(
+    *, order_id: int, code_ids: list[int] | None = None, reason: str = ""
+) -> list[int]:
     """Cancel sold or redeemed codes of an order (refund, revocation). They are never
-    sold again. Returns the ids cancelled now; already-cancelled ones are skipped."""
+    sold again, and the seller's webhook hears `code.cancelled` for each. Returns the
+    ids cancelled now; already-cancelled ones are skipped."""
+    from .webhooks import webhook_emit
+
     qs = Code.objects.filter(
         order_id=order_id, status__in=[Code.Status.SOLD, Code.Status.REDEEMED]
     )
     if code_ids is not None:
         qs = qs.filter(id__in=code_ids)
-    ids = list(qs.select_for_update().order_by("id").values_list("id", flat=True))
-    Code.objects.filter(id__in=ids).update(
-        status=Code.Status.CANCELLED, status_changed_at=timezone.now()
+    codes = list(qs.select_for_update().select_related("listing").order_by("id"))
+    now = timezone.now()
+    Code.objects.filter(id__in=[c.pk for c in codes]).update(
+        status=Code.Status.CANCELLED, status_changed_at=now, cancel_reason=reason[:300]
     )
-    return ids
+    for code in codes:
+        webhook_emit(
+            seller_id=code.seller_id,
+            event="code.cancelled",
+            code=code,
+            data={
+                "listing": {"id": code.listing_id, "title": code.listing.title},
+                "reason": reason,
+                "order_id": order_id,
+            },
+        )
+    return [c.pk for c in codes]
+
+
+def codes_emit_sold(*, order_id: int, buyer_email: str) -> int:
+    """Tell the seller's webhook about each code sold to an order (`code.sold`)."""
+    from .models import WebhookDelivery
+    from .webhooks import webhook_emit
+
+    announced = WebhookDelivery.objects.filter(
+        event="code.sold", code__order_id=order_id
+    ).values("code_id")
+    codes = list(
+        Code.objects.filter(order_id=order_id, status=Code.Status.SOLD)
+        .exclude(id__in=announced)  # safe to run twice
+        .select_related("listing")
+    )
+    for code in codes:
+        webhook_emit(
+            seller_id=code.seller_id,
+            event="code.sold",
+            code=code,
+            data={
+                "listing": {"id": code.listing_id, "title": code.listing.title},
+                "order_id": order_id,
+                "buyer_email": buyer_email,
+                "sold_at": code.sold_at.isoformat() if code.sold_at else None,
+            },
+        )
+    return len(codes)
 
 
 def code_reveal(*, code: Code, user: Any, ip: str | None, kind: str) -> str:

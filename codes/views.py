@@ -1,13 +1,21 @@
 from __future__ import annotations
 
 import csv
+import time
 from collections.abc import Iterable, Iterator
 
 from allauth.account.decorators import verified_email_required
 from django.contrib import messages
+from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    JsonResponse,
+    StreamingHttpResponse,
+)
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
@@ -15,9 +23,16 @@ from listings.forms import ListingForm
 from listings.models import Listing
 from listings.services import listing_create
 
-from .exceptions import CodesError
-from .forms import CodesForm
-from .models import CodeBatch
+from .api_keys import api_key_create, api_key_revoke
+from .exceptions import (
+    CodeAlreadyRedeemed,
+    CodeBusy,
+    CodeCancelled,
+    CodeNotFound,
+    CodesError,
+)
+from .forms import ApiKeyForm, CodesForm, ValidateForm, WebhookForm
+from .models import ApiKey, Code, CodeBatch, WebhookEndpoint
 from .services import (
     batch_codes_export,
     batch_create_generated,
@@ -25,6 +40,15 @@ from .services import (
     batch_issues_export,
     batch_withdraw_unsold,
 )
+from .validation import (
+    CodeState,
+    buyer_email_for,
+    code_cancel_by_id,
+    code_redeem_by_id,
+    code_state,
+    code_verify,
+)
+from .webhooks import WebhookURLError, endpoint_disable, endpoint_set, webhook_send_test
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -219,3 +243,182 @@ def batch_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
             f"Withdrew {count:,} unsold code{'s' if count != 1 else ''} of batch #{batch.pk}.",
         )
     return redirect(batch)
+
+
+# --- Validate a code ---------------------------------------------------------------------
+
+VALIDATE_FAILURE_LIMIT = 30  # failed look-ups per seller per 10 minutes
+VALIDATE_WINDOW = 600
+
+
+def _validate_failures_key(user_id: int) -> str:
+    return f"validate:fail:{user_id}:{int(time.time()) // VALIDATE_WINDOW}"
+
+
+def _validate_render(
+    request: HttpRequest,
+    form: ValidateForm,
+    state: CodeState | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    buyer = buyer_email_for(state.code) if state is not None else ""
+    response = render(
+        request,
+        "codes/validate.html",
+        {"form": form, "state": state, "buyer_email": buyer},
+        status=status,
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@verified_email_required
+def validate(request: HttpRequest) -> HttpResponse:
+    """Validate a code: the seller's record that stops a code being accepted twice."""
+    form = ValidateForm(request.POST or None)
+    if request.method != "POST" or not form.is_valid():
+        return _validate_render(request, form)
+    failures = _validate_failures_key(request.user.pk)
+    if (cache.get(failures) or 0) >= VALIDATE_FAILURE_LIMIT:
+        form.add_error(
+            "code",
+            "Too many codes not found in the last few minutes. Please wait ten minutes and try again.",
+        )
+        return _validate_render(request, form, status=429)
+    try:
+        state = code_verify(seller_id=request.user.pk, value=form.cleaned_data["code"])
+    except CodeNotFound:
+        cache.add(failures, 0, timeout=VALIDATE_WINDOW)
+        cache.incr(failures)
+        form.add_error(
+            "code",
+            "We don't know this code: it is not one of yours. Check it for typos.",
+        )
+        return _validate_render(request, form)
+    return _validate_render(request, ValidateForm(), state)
+
+
+@require_POST
+@verified_email_required
+def validate_redeem(request: HttpRequest, code_id: int) -> HttpResponse:
+    try:
+        state = code_redeem_by_id(
+            seller_id=request.user.pk,
+            code_id=code_id,
+            account=request.POST.get("account", ""),
+        )
+    except CodeNotFound as e:
+        raise Http404 from e
+    except (CodeAlreadyRedeemed, CodeCancelled, CodeBusy) as e:
+        messages.error(request, str(e))
+        state = code_state(
+            get_object_or_404(
+                Code.objects.select_related("listing"), pk=code_id, seller=request.user
+            )
+        )
+    else:
+        messages.success(request, "Marked as redeemed.")
+    return _validate_render(request, ValidateForm(), state)
+
+
+@require_POST
+@verified_email_required
+def validate_cancel(request: HttpRequest, code_id: int) -> HttpResponse:
+    try:
+        state = code_cancel_by_id(
+            seller_id=request.user.pk,
+            code_id=code_id,
+            reason=request.POST.get("reason", ""),
+        )
+    except CodeNotFound as e:
+        raise Http404 from e
+    except CodeBusy as e:
+        messages.error(request, str(e))
+        state = code_state(
+            get_object_or_404(
+                Code.objects.select_related("listing"), pk=code_id, seller=request.user
+            )
+        )
+    else:
+        messages.success(
+            request, "The code is cancelled: it can't be used or sold again."
+        )
+    return _validate_render(request, ValidateForm(), state)
+
+
+# --- API keys and webhooks -------------------------------------------------------------------
+
+
+@verified_email_required
+def api_keys_view(request: HttpRequest) -> HttpResponse:
+    form = ApiKeyForm(request.POST or None)
+    new_key = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            created = api_key_create(
+                seller=request.user,
+                name=form.cleaned_data["name"],
+                scopes=form.cleaned_data["scopes"],
+            )
+        except CodesError as e:
+            form.add_error(None, str(e))
+        else:
+            new_key = created.plaintext
+            form = ApiKeyForm()
+    keys = ApiKey.objects.filter(seller=request.user)
+    response = render(
+        request, "codes/api_keys.html", {"form": form, "keys": keys, "new_key": new_key}
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_POST
+@verified_email_required
+def api_key_revoke_view(request: HttpRequest, pk: int) -> HttpResponse:
+    key = get_object_or_404(ApiKey, pk=pk, seller=request.user)
+    api_key_revoke(api_key=key)
+    messages.success(request, f"Revoked the key “{key.name}”.")
+    return redirect("codes:api-keys")
+
+
+@verified_email_required
+def webhooks_view(request: HttpRequest) -> HttpResponse:
+    endpoint = WebhookEndpoint.objects.filter(seller=request.user).first()
+    form = WebhookForm(
+        request.POST or None, initial={"url": endpoint.url if endpoint else ""}
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            endpoint_set(seller=request.user, url=form.cleaned_data["url"])
+        except WebhookURLError as e:
+            form.add_error("url", str(e).split(": ", 1)[-1])
+        else:
+            messages.success(request, "Webhook endpoint saved.")
+            return redirect("codes:webhooks")
+    deliveries = endpoint.deliveries.all()[:50] if endpoint else []
+    return render(
+        request,
+        "codes/webhooks.html",
+        {"form": form, "endpoint": endpoint, "deliveries": deliveries},
+    )
+
+
+@require_POST
+@verified_email_required
+def webhook_test_view(request: HttpRequest) -> HttpResponse:
+    try:
+        webhook_send_test(seller=request.user)
+    except CodesError as e:
+        messages.error(request, str(e))
+    else:
+        messages.success(request, "Test event sent; see the delivery log below.")
+    return redirect("codes:webhooks")
+
+
+@require_POST
+@verified_email_required
+def webhook_disable_view(request: HttpRequest) -> HttpResponse:
+    endpoint_disable(seller=request.user)
+    messages.success(request, "Webhooks are off.")
+    return redirect("codes:webhooks")

@@ -129,6 +129,7 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "anymail",
+    "ninja",
     "distribly.accounts",
     "distribly",
     "listings",
@@ -318,6 +319,16 @@ if PAYMENT_PROVIDER == "stripe" and not (STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SE
     raise ImproperlyConfigured(
         "PAYMENT_PROVIDER=stripe needs STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET"
     )
+
+# HTTP API limits (per key, per minute) and suspension after consecutive failed look-ups.
+API_RATE_LIMIT = envint("API_RATE_LIMIT", "600")
+API_FAILED_LOOKUP_LIMIT = envint("API_FAILED_LOOKUP_LIMIT", "60")
+API_SUSPEND_AFTER = envint("API_SUSPEND_AFTER", "1000")
+# Outgoing webhooks may target private/loopback addresses only in development.
+WEBHOOKS_ALLOW_PRIVATE_URLS = envbool(
+    "WEBHOOKS_ALLOW_PRIVATE_URLS", "True" if DEBUG else "False"
+)
+WEBHOOK_TIMEOUT = envint("WEBHOOK_TIMEOUT", "10")
 
 CURRENCIES = [("USD", "US Dollar"), ("EUR", "Euro"), ("GBP", "British Pound")]
 

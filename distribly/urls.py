@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import include, path
 
+from codes.api import api
 from listings import views as listing_views
 
 from . import views
@@ -13,6 +14,7 @@ admin.site.site_title = "Distribly staff"
 urlpatterns = [
     path("", listing_views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("account/", include("distribly.accounts.urls")),

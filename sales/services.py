@@ -21,7 +21,14 @@ from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from codes.exceptions import OutOfStock
-from codes.services import codes_allocate, codes_cancel, codes_mark_sold, codes_release
+from codes.services import (
+    codes_allocate,
+    codes_cancel,
+    codes_emit_sold,
+    codes_mark_sold,
+    codes_release,
+)
+from codes.webhooks import webhook_emit
 from listings.models import Listing
 from listings.services import listing_sync_stock
 
@@ -152,7 +159,7 @@ def payment_confirm(*, payment_id: int, provider_payment_id: str = "") -> Order:
     changes after sale). If the reservation was released meanwhile (expiry), fresh
     codes are allocated; if none remain, the order is refunded automatically.
     """
-    from .tasks import listing_stock_alerts, order_deliver, order_refund_auto
+    from .tasks import order_deliver, order_fulfilled, order_refund_auto
 
     with transaction.atomic():
         payment, order = _locked(payment_id)
@@ -198,8 +205,16 @@ def payment_confirm(*, payment_id: int, provider_payment_id: str = "") -> Order:
         order.save(update_fields=["status", "paid_at", "fulfilled_at"])
         delivery = Delivery.objects.create(order=order)
         _enqueue(order_deliver, delivery.pk)
-        _enqueue(listing_stock_alerts, order.listing_id)
+        _enqueue(order_fulfilled, order.pk)
     return order
+
+
+def order_after_fulfilment(*, order_id: int) -> None:
+    """After a sale commits: the seller's `code.sold` webhooks and the stock check."""
+    order = Order.objects.get(pk=order_id)
+    with transaction.atomic():
+        codes_emit_sold(order_id=order.pk, buyer_email=order.email)
+    listing_stock_alerts(listing_id=order.listing_id)
 
 
 def payment_fail(*, payment_id: int) -> Order:
@@ -361,10 +376,19 @@ def listing_stock_alerts(*, listing_id: int) -> list[str]:
         ):
             Listing.objects.filter(pk=listing.pk).update(low_stock_alerted=True)
             sent.append("low_stock")
-        for kind in sent:
-            from .tasks import email_stock_alert
+        from .tasks import email_stock_alert
 
+        for kind in sent:
             _enqueue(email_stock_alert, listing.pk, kind, available)
+            webhook_emit(
+                seller_id=listing.seller_id,
+                event=f"listing.{kind}",
+                data={
+                    "listing": {"id": listing.pk, "title": listing.title},
+                    "available": available,
+                    "threshold": threshold,
+                },
+            )
     return sent
 
 

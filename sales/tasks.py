@@ -37,10 +37,11 @@ def order_deliver(self, delivery_id: int) -> None:  # type: ignore[no-untyped-de
 
 
 @shared_task(autoretry_for=DB_ERRORS, retry_backoff=True, max_retries=5)
-def listing_stock_alerts(listing_id: int) -> None:
-    from .services import listing_stock_alerts as run
+def order_fulfilled(order_id: int) -> None:
+    """After a sale: code.sold webhooks, sold-out and low-stock checks (all idempotent)."""
+    from .services import order_after_fulfilment
 
-    run(listing_id=listing_id)
+    order_after_fulfilment(order_id=order_id)
 
 
 @shared_task(

@@ -92,7 +92,9 @@ def _allocate_without_locks(*, listing_id, order_id, quantity, reserved_until):
     return ids
 
 
-def test_control_without_the_lock_sells_a_code_twice(active_listing, monkeypatch, buyers):
+def test_control_without_the_lock_sells_a_code_twice(
+    active_listing, monkeypatch, buyers
+):
     monkeypatch.setattr(services, "codes_allocate", _allocate_without_locks)
     raced = 0
     for _ in range(5):
@@ -100,12 +102,20 @@ def test_control_without_the_lock_sells_a_code_twice(active_listing, monkeypatch
         outcome = buyers(listing.pk)
         # Either payment_confirm's consistency check caught a code reserved by two
         # orders, or an order ended up short of codes: both mean the race happened.
-        fulfilled = Order.objects.filter(listing_id=listing.pk, status=Order.Status.FULFILLED)
-        short = [o for o in fulfilled if Code.objects.filter(order_id=o.pk).count() != o.quantity]
+        fulfilled = Order.objects.filter(
+            listing_id=listing.pk, status=Order.Status.FULFILLED
+        )
+        short = [
+            o
+            for o in fulfilled
+            if Code.objects.filter(order_id=o.pk).count() != o.quantity
+        ]
         raced += outcome["double allocation caught"] + len(short)
         if raced:
             break
-    assert raced > 0, "the unlocked control never raced: the race test would not detect a bug"
+    assert raced > 0, (
+        "the unlocked control never raced: the race test would not detect a bug"
+    )
 
 
 def test_allocation_query_uses_the_partial_index_on_a_skewed_table(active_listing):

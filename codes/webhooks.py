@@ -1,0 +1,215 @@
+"""Outgoing webhooks to a seller's URL: code.sold, code.cancelled, listing.sold_out,
+listing.low_stock (and webhook.test).
+
+Each event is a WebhookDelivery row (an outbox) written in the transaction that
+caused it and sent by a task after commit, retried with exponential backoff for
+about a day. Requests are signed `Distribly-Signature: t=<unix>,v1=<hex
+HMAC-SHA256(secret, "t.body")>`. Code values are decrypted into the body only at
+send time; rows never hold them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import json
+import secrets
+import socket
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from .exceptions import CodesError
+from .models import Code, WebhookDelivery, WebhookEndpoint
+
+EVENTS = (
+    "code.sold",
+    "code.cancelled",
+    "listing.sold_out",
+    "listing.low_stock",
+    "webhook.test",
+)
+
+
+class WebhookURLError(CodesError):
+    pass
+
+
+class WebhookSendError(Exception):
+    """A delivery attempt failed; the task retries it."""
+
+
+def sign(secret: str, body: bytes, timestamp: int | None = None) -> str:
+    ts = int(time.time()) if timestamp is None else timestamp
+    mac = hmac.new(
+        secret.encode(), f"{ts}.".encode() + body, hashlib.sha256
+    ).hexdigest()
+    return f"t={ts},v1={mac}"
+
+
+def check_url(url: str) -> None:
+    """Refuse URLs we must not call: not http(s), or (in production) resolving to a
+    private, loopback, link-local or otherwise internal address (SSRF)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise WebhookURLError("url: use an http:// or https:// address")
+    if settings.WEBHOOKS_ALLOW_PRIVATE_URLS:
+        return
+    if parts.scheme != "https":
+        raise WebhookURLError("url: use https://")
+    try:
+        infos = socket.getaddrinfo(
+            parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP
+        )
+    except socket.gaierror as e:
+        raise WebhookURLError(f"url: {parts.hostname} does not resolve") from e
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        if not address.is_global or address.is_multicast:
+            raise WebhookURLError(
+                f"url: {parts.hostname} resolves to a private or internal address ({address}); "
+                "webhooks can only go to public addresses"
+            )
+
+
+def endpoint_set(*, seller: Any, url: str) -> WebhookEndpoint:
+    check_url(url)
+    endpoint, created = WebhookEndpoint.objects.get_or_create(
+        seller=seller, defaults={"url": url, "secret": "whsec_" + secrets.token_hex(24)}
+    )
+    if not created:
+        endpoint.url = url
+        endpoint.active = True
+        endpoint.save(update_fields=["url", "active"])
+    return endpoint
+
+
+def endpoint_disable(*, seller: Any) -> None:
+    WebhookEndpoint.objects.filter(seller=seller).update(active=False)
+
+
+def webhook_emit(
+    *, seller_id: int, event: str, data: dict[str, Any], code: Code | None = None
+) -> WebhookDelivery | None:
+    """Queue an event for the seller's endpoint, if they have one (after commit)."""
+    assert event in EVENTS, event
+    endpoint = WebhookEndpoint.objects.filter(seller_id=seller_id, active=True).first()
+    if endpoint is None:
+        return None
+    delivery = WebhookDelivery.objects.create(
+        endpoint=endpoint, event=event, payload=data, code=code
+    )
+    from .tasks import webhook_send
+
+    delivery_id = delivery.pk
+    transaction.on_commit(lambda: _safe_delay(webhook_send, delivery_id))
+    return delivery
+
+
+def _safe_delay(task: Any, *args: Any) -> None:
+    try:
+        task.delay(*args)
+    except Exception:  # broker down: the sweep sends pending rows later
+        import logging
+
+        logging.getLogger(__name__).warning("could not queue webhook delivery %s", args)
+
+
+def _body(delivery: WebhookDelivery) -> bytes:
+    data = dict(delivery.payload)
+    if delivery.code_id is not None:
+        code = Code.objects.get(pk=delivery.code_id)
+        data["code"] = code.reveal()
+        data["code_id"] = code.pk
+    return json.dumps(
+        {
+            "id": f"evt_{delivery.pk}",
+            "type": delivery.event,
+            "created": int(delivery.created_at.timestamp()),
+            "data": data,
+        },
+        separators=(",", ":"),
+    ).encode()
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None  # a redirect could point inside our network: treat it as a failure
+
+
+_opener = urllib.request.build_opener(_NoRedirect)
+
+
+def webhook_send(*, delivery_id: int) -> bool:
+    """Send one delivery. True when the seller's server answered 2xx.
+
+    Raises WebhookSendError for a failed attempt (the task retries); claims the
+    row first, so a duplicate task run sends nothing.
+    """
+    claimed = WebhookDelivery.objects.filter(
+        pk=delivery_id, status=WebhookDelivery.Status.PENDING
+    ).update(status=WebhookDelivery.Status.SENDING, attempts=F("attempts") + 1)
+    if not claimed:
+        return False
+    delivery = WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id)
+    endpoint = delivery.endpoint
+    status: int | None = None
+    error = ""
+    try:
+        check_url(endpoint.url)  # again at send time: DNS may have changed
+        body = _body(delivery)
+        request = urllib.request.Request(  # noqa: S310 - check_url allowed only http(s)
+            endpoint.url,
+            data=body,
+            method="POST",
+            headers={
+                "Content-Type": "application/json",
+                "User-Agent": "Distribly-Webhooks/1",
+                "Distribly-Event": delivery.event,
+                "Distribly-Signature": sign(endpoint.secret, body),
+            },
+        )
+        with _opener.open(request, timeout=settings.WEBHOOK_TIMEOUT) as response:
+            status = response.status
+    except urllib.error.HTTPError as e:
+        status, error = e.code, f"HTTP {e.code}"
+    except (urllib.error.URLError, OSError, WebhookURLError) as e:
+        error = str(getattr(e, "reason", e))[:300]
+    ok = status is not None and 200 <= status < 300
+    WebhookDelivery.objects.filter(pk=delivery_id).update(
+        status=WebhookDelivery.Status.SENT if ok else WebhookDelivery.Status.PENDING,
+        response_code=status,
+        last_error="" if ok else error or f"HTTP {status}",
+        delivered_at=timezone.now() if ok else None,
+    )
+    if not ok:
+        raise WebhookSendError(error or f"HTTP {status}")
+    return True
+
+
+def webhook_give_up(*, delivery_id: int) -> None:
+    WebhookDelivery.objects.filter(pk=delivery_id).exclude(
+        status=WebhookDelivery.Status.SENT
+    ).update(status=WebhookDelivery.Status.FAILED)
+
+
+def webhook_send_test(*, seller: Any) -> WebhookDelivery:
+    endpoint = WebhookEndpoint.objects.filter(seller=seller, active=True).first()
+    if endpoint is None:
+        raise CodesError("Set your webhook URL first.")
+    with transaction.atomic():
+        delivery = webhook_emit(
+            seller_id=seller.pk,
+            event="webhook.test",
+            data={"message": "A test event from Distribly: your endpoint works."},
+        )
+    assert delivery is not None
+    return delivery
