@@ -9,14 +9,14 @@ carries X-RateLimit-* headers; over the limit answers 429 with Retry-After.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
-from ninja import File, Form, NinjaAPI, Schema
+from ninja import NinjaAPI, Schema, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
-from ninja.files import UploadedFile
 from ninja.security import HttpBearer
+from pydantic import Field
 
 from listings.models import Listing
 from listings.selectors import seller_listings
@@ -72,18 +72,32 @@ class Error(Schema):
     error: ErrorBody
 
 
+CodeValue = Annotated[
+    str,
+    Field(min_length=1, max_length=1000, description="The code, as the buyer gave it"),
+]
+
+
 class CodeIn(Schema):
-    code: str
+    code: CodeValue
 
 
 class RedeemIn(Schema):
-    code: str
-    account: str
+    code: CodeValue
+    account: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=255,
+            pattern=r"\S",
+            description="Your account or reference that redeems it",
+        ),
+    ]
 
 
 class RevokeIn(Schema):
-    code: str
-    reason: str = ""
+    code: CodeValue
+    reason: Annotated[str, Field(max_length=300)] = ""
 
 
 class ListingRef(Schema):
@@ -185,7 +199,16 @@ def on_auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpRespons
 
 @api.exception_handler(HttpError)
 def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
-    return error(request, exc.status_code, "error", str(exc))
+    codes = {
+        400: "invalid_request",
+        401: "unauthorized",
+        403: "forbidden",
+        404: "not_found",
+        405: "method_not_allowed",
+    }
+    return error(
+        request, exc.status_code, codes.get(exc.status_code, "error"), str(exc)
+    )
 
 
 # --- guard: key state, scope and rate limits -------------------------------------------
@@ -247,9 +270,9 @@ def _code_out(state: CodeState) -> dict[str, Any]:
     }
 
 
-def _not_found(key: ApiKey, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+def _not_found(key: ApiKey, body: dict[str, Any]) -> Status[Any]:
     api_keys.rate_record_failure(key)
-    return 404, body
+    return Status(404, body)
 
 
 NOT_FOUND_ERROR = {"error": {"code": "not_found", "message": "No such code."}}
@@ -260,7 +283,14 @@ NOT_FOUND_ERROR = {"error": {"code": "not_found", "message": "No such code."}}
 
 @api.post(
     "/codes/verify",
-    response={200: CodeOut, 404: NotValid, 401: Error, 403: Error, 429: Error},
+    response={
+        200: CodeOut,
+        400: Error,
+        401: Error,
+        403: Error,
+        404: NotValid,
+        429: Error,
+    },
     summary="Verify a code",
 )
 def verify(request: HttpRequest, response: HttpResponse, payload: CodeIn) -> Any:
@@ -272,7 +302,7 @@ def verify(request: HttpRequest, response: HttpResponse, payload: CodeIn) -> Any
     except CodeNotFound:
         return _not_found(key, {"valid": False})
     api_keys.rate_record_success(key)
-    return 200, _code_out(state)
+    return Status(200, _code_out(state))
 
 
 @api.post(
@@ -300,24 +330,35 @@ def redeem(request: HttpRequest, response: HttpResponse, payload: RedeemIn) -> A
     except CodeNotFound:
         return _not_found(key, NOT_FOUND_ERROR)
     except InvalidCodeValue as e:
-        return 400, {"error": {"code": "invalid_request", "message": str(e)}}
+        return Status(400, {"error": {"code": "invalid_request", "message": str(e)}})
     except CodeAlreadyRedeemed as e:
         when = e.redeemed_at.isoformat() if isinstance(e.redeemed_at, datetime) else ""
-        return 409, {
-            "error": {
-                "code": "already_redeemed",
-                "message": f"Redeemed at {when} by {e.redeemed_by}.",
-            }
-        }
+        return Status(
+            409,
+            {
+                "error": {
+                    "code": "already_redeemed",
+                    "message": f"Redeemed at {when} by {e.redeemed_by}.",
+                }
+            },
+        )
     except CodeCancelled as e:
-        return 410, {"error": {"code": "cancelled", "message": str(e)}}
+        return Status(410, {"error": {"code": "cancelled", "message": str(e)}})
     api_keys.rate_record_success(key)
-    return 200, _code_out(state)
+    return Status(200, _code_out(state))
 
 
 @api.post(
     "/codes/revoke",
-    response={200: CodeOut, 401: Error, 403: Error, 404: Error, 409: Error, 429: Error},
+    response={
+        200: CodeOut,
+        400: Error,
+        401: Error,
+        403: Error,
+        404: Error,
+        409: Error,
+        429: Error,
+    },
     summary="Revoke a code",
 )
 def revoke(request: HttpRequest, response: HttpResponse, payload: RevokeIn) -> Any:
@@ -331,29 +372,74 @@ def revoke(request: HttpRequest, response: HttpResponse, payload: RevokeIn) -> A
     except CodeNotFound:
         return _not_found(key, NOT_FOUND_ERROR)
     except CodeBusy as e:
-        return 409, {"error": {"code": "in_checkout", "message": str(e)}}
+        return Status(409, {"error": {"code": "in_checkout", "message": str(e)}})
     api_keys.rate_record_success(key)
-    return 200, _code_out(state)
+    return Status(200, _code_out(state))
 
 
 @api.get(
     "/listings",
-    response={200: list[ListingOut], 401: Error, 403: Error, 429: Error},
+    response={200: list[ListingOut], 400: Error, 401: Error, 403: Error, 429: Error},
     summary="Your listings",
 )
 def listings(request: HttpRequest, response: HttpResponse) -> Any:
     key = guard(request, response, None)
-    return 200, [
-        {
-            "id": item.pk,
-            "title": item.title,
-            "status": item.status,
-            "available": item.available,
-            "sold": item.sold,
-            "redeemed": item.redeemed,
-        }
-        for item in seller_listings(seller_id=key.seller_id)[:1000]
-    ]
+    return Status(
+        200,
+        [
+            {
+                "id": item.pk,
+                "title": item.title,
+                "status": item.status,
+                "available": item.available,
+                "sold": item.sold,
+                "redeemed": item.redeemed,
+            }
+            for item in seller_listings(seller_id=key.seller_id)[:1000]
+        ],
+    )
+
+
+UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "minLength": 1,
+                            "description": "A .csv file, one code per line",
+                        },
+                        "header": {
+                            "type": "boolean",
+                            "default": False,
+                            "description": "The first line is a header",
+                        },
+                    },
+                }
+            },
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["codes"],
+                    "properties": {
+                        "codes": {
+                            "type": "array",
+                            "minItems": 1,
+                            "maxItems": MAX_JSON_CODES,
+                            "items": {"type": "string"},
+                        }
+                    },
+                }
+            },
+        },
+    }
+}
 
 
 @api.post(
@@ -367,17 +453,13 @@ def listings(request: HttpRequest, response: HttpResponse) -> Any:
         429: Error,
     },
     summary="Upload codes to a listing",
+    openapi_extra=UPLOAD_BODY,
 )
-def upload_codes(
-    request: HttpRequest,
-    response: HttpResponse,
-    listing_id: int,
-    file: File[UploadedFile] | None = None,
-    header: Form[bool] = False,
-) -> Any:
+def upload_codes(request: HttpRequest, response: HttpResponse, listing_id: int) -> Any:
     """Send a CSV file (multipart field `file`, optional `header=true`) or a JSON body
-    `{"codes": [...]}`. The batch imports in the background through the same pipeline
-    as the web upload; follow it with GET /batches/{id}."""
+    `{"codes": [...]}`. Every line is checked like a web upload (a line that is not a
+    valid code is reported in the batch, not refused here). The batch imports in the
+    background; follow it with GET /batches/{id}."""
     key = guard(request, response, "upload")
     listing = (
         Listing.objects.filter(pk=listing_id, seller_id=key.seller_id)
@@ -385,10 +467,24 @@ def upload_codes(
         .first()
     )
     if listing is None:
-        return 404, {"error": {"code": "not_found", "message": "No such listing."}}
+        return Status(
+            404, {"error": {"code": "not_found", "message": "No such listing."}}
+        )
     try:
         with transaction.atomic():
-            if file is not None:
+            if request.content_type == "multipart/form-data":
+                file = request.FILES.get("file")
+                if file is None:
+                    raise CodesError(
+                        "file: send the CSV file in the multipart field 'file'"
+                    )
+                if not file.size:
+                    raise CodesError("file: the file is empty")
+                header = str(request.POST.get("header", "false")).lower() in (
+                    "true",
+                    "1",
+                    "on",
+                )
                 batch = batch_create_upload(
                     listing=listing,
                     file=file,
@@ -397,11 +493,12 @@ def upload_codes(
                     source=CodeBatch.Source.API,
                 )
             else:
-                codes = _json_codes(request)
-                batch = batch_create_from_values(listing=listing, values=codes)
+                batch = batch_create_from_values(
+                    listing=listing, values=_json_codes(request)
+                )
     except CodesError as e:
-        return 400, {"error": {"code": "invalid_request", "message": str(e)}}
-    return 202, {"batch": batch.pk}
+        return Status(400, {"error": {"code": "invalid_request", "message": str(e)}})
+    return Status(202, {"batch": batch.pk})
 
 
 def _json_codes(request: HttpRequest) -> list[str]:
@@ -429,38 +526,50 @@ def _json_codes(request: HttpRequest) -> list[str]:
 
 @api.get(
     "/batches/{batch_id}",
-    response={200: BatchOut, 401: Error, 403: Error, 404: Error, 429: Error},
+    response={
+        200: BatchOut,
+        400: Error,
+        401: Error,
+        403: Error,
+        404: Error,
+        429: Error,
+    },
     summary="A batch's import status and report",
 )
 def batch_status(request: HttpRequest, response: HttpResponse, batch_id: int) -> Any:
     key = guard(request, response, "upload")
     batch = CodeBatch.objects.filter(pk=batch_id, seller_id=key.seller_id).first()
     if batch is None:
-        return 404, {"error": {"code": "not_found", "message": "No such batch."}}
+        return Status(
+            404, {"error": {"code": "not_found", "message": "No such batch."}}
+        )
     issues = list(
         BatchIssue.objects.filter(batch=batch)
         .order_by("line")
         .values_list("line", "kind", "reason")[:1000]
     )
-    return 200, {
-        "id": batch.pk,
-        "listing": batch.listing_id,
-        "status": batch.status,
-        "accepted": batch.accepted,
-        "duplicates": batch.duplicates,
-        "rejected": batch.rejected,
-        "skipped_blank": batch.skipped_blank,
-        "lines_processed": batch.lines_processed,
-        "warnings": [*batch.analysis, *batch.warnings],
-        "failure_reason": batch.failure_reason,
-        "rejected_lines": [
-            {"line": n, "reason": r}
-            for n, k, r in issues
-            if k == BatchIssue.Kind.REJECTED
-        ],
-        "duplicate_lines": [
-            {"line": n, "reason": r}
-            for n, k, r in issues
-            if k == BatchIssue.Kind.DUPLICATE
-        ],
-    }
+    return Status(
+        200,
+        {
+            "id": batch.pk,
+            "listing": batch.listing_id,
+            "status": batch.status,
+            "accepted": batch.accepted,
+            "duplicates": batch.duplicates,
+            "rejected": batch.rejected,
+            "skipped_blank": batch.skipped_blank,
+            "lines_processed": batch.lines_processed,
+            "warnings": [*batch.analysis, *batch.warnings],
+            "failure_reason": batch.failure_reason,
+            "rejected_lines": [
+                {"line": n, "reason": r}
+                for n, k, r in issues
+                if k == BatchIssue.Kind.REJECTED
+            ],
+            "duplicate_lines": [
+                {"line": n, "reason": r}
+                for n, k, r in issues
+                if k == BatchIssue.Kind.DUPLICATE
+            ],
+        },
+    )

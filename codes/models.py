@@ -182,8 +182,12 @@ class Code(models.Model):
     # Redemption binds a sold code to one account on the seller's side.
     redeemed_at = models.DateTimeField(null=True, blank=True)
     # db_default: the import merge inserts rows with raw SQL that names no such columns.
-    redeemed_by = models.CharField(max_length=255, blank=True, default="", db_default="")
-    cancel_reason = models.CharField(max_length=300, blank=True, default="", db_default="")
+    redeemed_by = models.CharField(
+        max_length=255, blank=True, default="", db_default=""
+    )
+    cancel_reason = models.CharField(
+        max_length=300, blank=True, default="", db_default=""
+    )
     # Only codes of approved batches are for sale; set when staff approve the batch.
     approved = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)

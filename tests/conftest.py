@@ -214,3 +214,36 @@ def buy(client: Any, django_capture_on_commit_callbacks: Any) -> Callable[..., A
         return order
 
     return run
+
+
+@pytest.fixture
+def api_key_for() -> Callable[..., Any]:
+    """A plaintext API key for a seller (all scopes unless given)."""
+    from codes.api_keys import api_key_create
+
+    def make(seller: Any, scopes: list[str] | None = None) -> str:
+        return api_key_create(
+            seller=seller,
+            name="test",
+            scopes=scopes or ["verify", "redeem", "revoke", "upload"],
+        ).plaintext
+
+    return make
+
+
+@pytest.fixture
+def sold_code(
+    active_listing: Callable[..., Any], buy: Callable[..., Any]
+) -> Callable[..., Any]:
+    """(listing, order, code, value) of a code sold through the dev checkout."""
+    from codes.models import Code
+
+    def make(
+        listing: Any = None, email: str = "buyer@example.com"
+    ) -> tuple[Any, Any, Any, str]:
+        listing = listing or active_listing(codes=3)
+        order = buy(listing, email=email)
+        code = Code.objects.filter(order_id=order.pk).first()
+        return listing, order, code, code.reveal()
+
+    return make
