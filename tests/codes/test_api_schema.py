@@ -12,16 +12,17 @@ pytestmark = pytest.mark.django_db
 schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", get_wsgi_application())
 
 
-@pytest.fixture(autouse=True)
-def _keep_the_test_connection():
+@pytest.fixture
+def keep_connection(bearer):
     """Calling the WSGI app directly fires request_started/finished, whose
     close_old_connections would close the test transaction's connection (Django's
-    own test client disconnects it the same way)."""
+    own test client disconnects it the same way, and reconnects it after each of
+    its requests: hence after `bearer`, which uses the test client)."""
     from django.core.signals import request_finished, request_started
     from django.db import close_old_connections
 
-    request_started.disconnect(close_old_connections)
-    request_finished.disconnect(close_old_connections)
+    assert request_started.disconnect(close_old_connections)
+    assert request_finished.disconnect(close_old_connections)
     yield
     request_started.connect(close_old_connections)
     request_finished.connect(close_old_connections)
@@ -39,5 +40,5 @@ def bearer(active_listing, buy, api_key_for, settings):
 
 @schema.parametrize()
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
-def test_api_conforms_to_its_schema(case, bearer):
+def test_api_conforms_to_its_schema(case, bearer, keep_connection):
     case.call_and_validate(headers=bearer)
