@@ -8,7 +8,15 @@ from django.utils.html import format_html, format_html_join
 from listings.admin import reject_with_reason
 
 from .exceptions import CodesError
-from .models import BatchIssue, Code, CodeBatch, CodeReveal
+from .models import (
+    ApiKey,
+    BatchIssue,
+    Code,
+    CodeBatch,
+    CodeReveal,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from .services import batch_approve, batch_reject
 
 
@@ -154,6 +162,77 @@ class CodeRevealAdmin(ReadOnlyAdmin):
     list_filter = ["kind"]
     search_fields = ["user__email"]
     fields = ["at", "user", "kind", "batch", "code", "count", "ip"]
+    readonly_fields = fields
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(ReadOnlyAdmin):
+    list_display = [
+        "name",
+        "seller",
+        "prefix",
+        "scopes",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+        "suspended_at",
+    ]
+    list_filter = ["revoked_at", "suspended_at"]
+    search_fields = ["seller__email", "prefix", "name"]
+    fields = [
+        "seller",
+        "name",
+        "prefix",
+        "scopes",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+        "suspended_at",
+        "consecutive_failures",
+    ]
+    readonly_fields = fields  # never the hash
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(ReadOnlyAdmin):
+    list_display = ["seller", "url", "active", "created_at"]
+    search_fields = ["seller__email", "url"]
+    fields = ["seller", "url", "active", "created_at"]
+    readonly_fields = fields  # never the signing secret
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
+    list_display = [
+        "created_at",
+        "endpoint",
+        "event",
+        "status",
+        "attempts",
+        "response_code",
+        "last_error",
+    ]
+    list_filter = ["status", "event"]
+    fields = [
+        "endpoint",
+        "event",
+        "payload",
+        "status",
+        "attempts",
+        "response_code",
+        "last_error",
+        "created_at",
+        "delivered_at",
+    ]
     readonly_fields = fields
 
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:

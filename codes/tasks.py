@@ -63,3 +63,10 @@ def email_api_key_suspended(api_key_id: int) -> None:
 
     key = ApiKey.objects.select_related("seller").get(pk=api_key_id)
     make_message("api-key-suspended", key.seller.email, {"key": key}).send()
+
+
+@shared_task
+def webhooks_sweep() -> None:
+    from .webhooks import webhooks_sweep as run
+
+    run()

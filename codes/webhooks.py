@@ -213,3 +213,34 @@ def webhook_send_test(*, seller: Any) -> WebhookDelivery:
         )
     assert delivery is not None
     return delivery
+
+
+def webhooks_sweep() -> list[int]:
+    """Re-queue deliveries a dead worker left `sending`, or whose first message was lost."""
+    from datetime import timedelta
+
+    from .tasks import webhook_send
+
+    now = timezone.now()
+    WebhookDelivery.objects.filter(
+        status=WebhookDelivery.Status.SENDING,
+        updated_at__lt=now - timedelta(minutes=15),
+    ).update(status=WebhookDelivery.Status.PENDING)
+    ids = list(
+        WebhookDelivery.objects.filter(
+            status=WebhookDelivery.Status.PENDING,
+            updated_at__lt=now - timedelta(minutes=5),
+        )
+        .filter(attempts=0)
+        .values_list("pk", flat=True)[:500]
+    )
+    ids += list(
+        WebhookDelivery.objects.filter(
+            status=WebhookDelivery.Status.PENDING,
+            attempts__gt=0,
+            updated_at__lt=now - timedelta(hours=7),
+        ).values_list("pk", flat=True)[:500]
+    )  # retries are at most 6 h apart: older than that means the retry message was lost
+    for delivery_id in ids:
+        _safe_delay(webhook_send, delivery_id)
+    return ids

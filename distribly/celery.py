@@ -26,6 +26,11 @@ app.conf.beat_schedule = {
         "task": "sales.tasks.orders_expire_reservations",
         "schedule": 60.0,
     },
+    # Every 5 minutes: seller webhooks whose queue message was lost or whose worker died.
+    "codes-webhooks-sweep": {
+        "task": "codes.tasks.webhooks_sweep",
+        "schedule": 300.0,
+    },
     # Every minute: send delivery emails whose queue message was lost (outbox sweep).
     "sales-deliveries-sweep": {
         "task": "sales.tasks.deliveries_sweep",
