@@ -18,6 +18,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
@@ -102,27 +103,65 @@ def _window() -> tuple[int, int]:
     return now // WINDOW, WINDOW - now % WINDOW
 
 
-def _count(name: str) -> int:
-    return int(cache.get(name) or 0)
+@lru_cache(maxsize=1)
+def _redis(url: str) -> Any:
+    import redis
+
+    return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
 
 
-def _incr(name: str) -> int:
-    # add() then incr(): atomic on Redis; the key expires with its window.
-    cache.add(name, 0, timeout=WINDOW + 5)
+# One round trip: count the call, read the failures, set both keys to expire.
+_CHECK = """
+local calls = redis.call('INCR', KEYS[1])
+if calls == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+local fails = tonumber(redis.call('GET', KEYS[2]) or '0')
+return {calls, fails}
+"""
+_FAIL = """
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return n
+"""
+
+
+def _check_counts(calls_key: str, fails_key: str) -> tuple[int, int]:
+    if settings.REDIS_URL:
+        calls, fails = _redis(settings.REDIS_URL).eval(
+            _CHECK, 2, calls_key, fails_key, WINDOW + 5
+        )
+        return int(calls), int(fails)
+    fails = int(cache.get(fails_key) or 0)
+    cache.add(calls_key, 0, timeout=WINDOW + 5)
     try:
-        return int(cache.incr(name))
+        return int(cache.incr(calls_key)), fails
     except ValueError:  # expired between add and incr
-        cache.set(name, 1, timeout=WINDOW + 5)
-        return 1
+        cache.set(calls_key, 1, timeout=WINDOW + 5)
+        return 1, fails
+
+
+def _count_failure(fails_key: str) -> None:
+    if settings.REDIS_URL:
+        _redis(settings.REDIS_URL).eval(_FAIL, 1, fails_key, WINDOW + 5)
+        return
+    cache.add(fails_key, 0, timeout=WINDOW + 5)
+    try:
+        cache.incr(fails_key)
+    except ValueError:
+        cache.set(fails_key, 1, timeout=WINDOW + 5)
 
 
 def rate_check(api_key: ApiKey) -> RateState:
-    """Count this call against the key's budget; say whether it may proceed."""
+    """Count this call against the key's budget; say whether it may proceed.
+
+    Fixed one-minute windows, one Redis round trip (a Lua script) per call.
+    """
     window, reset = _window()
     limit, fail_limit = settings.API_RATE_LIMIT, settings.API_FAILED_LOOKUP_LIMIT
-    if _count(f"api:fail:{api_key.pk}:{window}") >= fail_limit:
+    used, failed = _check_counts(
+        f"api:calls:{api_key.pk}:{window}", f"api:fail:{api_key.pk}:{window}"
+    )
+    if failed >= fail_limit:
         return RateState(False, limit, 0, reset, "too many failed look-ups")
-    used = _incr(f"api:calls:{api_key.pk}:{window}")
     if used > limit:
         return RateState(False, limit, 0, reset, "too many requests")
     return RateState(True, limit, max(0, limit - used), reset)
@@ -131,7 +170,7 @@ def rate_check(api_key: ApiKey) -> RateState:
 def rate_record_failure(api_key: ApiKey) -> bool:
     """A look-up found nothing. Returns True if this failure suspended the key."""
     window, _ = _window()
-    _incr(f"api:fail:{api_key.pk}:{window}")
+    _count_failure(f"api:fail:{api_key.pk}:{window}")
     ApiKey.objects.filter(pk=api_key.pk).update(
         consecutive_failures=F("consecutive_failures") + 1
     )

@@ -133,7 +133,7 @@ def main() -> None:
     parser.add_argument(
         "--stock", type=int, default=100_000, help="codes of the purchase listing"
     )
-    parser.add_argument("--only", choices=["import", "purchases"], default=None)
+    parser.add_argument("--only", choices=["import", "purchases", "api"], default=None)
     args = parser.parse_args()
     url = os.environ["DATABASE_URL"]
     # Tasks go to a real Redis broker (a bench-only database, flushed), as in production.
@@ -143,10 +143,12 @@ def main() -> None:
     manage("migrate", "--noinput", env=env).check_returncode()
     flush_redis()
     try:
-        if args.only != "purchases":
+        if args.only in (None, "import"):
             import_figures(args, url, env)
-        if args.only != "import":
+        if args.only in (None, "purchases"):
             purchase_figures(args, url, env)
+        if args.only in (None, "api"):
+            api_figures(url, env)
     finally:
         flush_redis()
 
@@ -155,6 +157,45 @@ def flush_redis() -> None:
     import redis
 
     redis.Redis.from_url(BENCH_ENV["REDIS_URL"]).flushdb()
+
+
+def api_figures(url: str, env: dict[str, str]) -> None:
+    """A seller with a key and a sold code, then tests.bench.api."""
+    from tests.bench.api import bench_verify
+
+    code = (
+        "import json\n"
+        "from decimal import Decimal\n"
+        "from codes.api_keys import api_key_create\n"
+        "from codes.crypto import get_keyring\n"
+        "from codes.generator import GeneratorOptions\n"
+        "from codes.models import Code\n"
+        "from codes.services import batch_approve, batch_create_generated, code_batch_import\n"
+        "from distribly.accounts.services import user_ensure\n"
+        "from listings.services import listing_approve, listing_create\n"
+        "from sales.services import order_place, payment_confirm\n"
+        "seller,_ = user_ensure(email='bench-api@example.com', password=None)\n"
+        "staff,_ = user_ensure(email='bench-staff@example.com', password=None, is_staff=True)\n"
+        "l = listing_create(seller=seller, title='Bench API', price=Decimal('5'), currency='USD', instructions='x')\n"
+        "b = code_batch_import(batch_id=batch_create_generated(listing=l, options=GeneratorOptions(count=10000)).pk)\n"
+        "batch_approve(batch=b, by=staff); listing_approve(listing=l, by=staff)\n"
+        "p = order_place(listing_id=l.pk, quantity=1, email='b@example.com')\n"
+        "payment_confirm(payment_id=p.payment.pk)\n"
+        "c = Code.objects.get(order_id=p.order.pk)\n"
+        "key = api_key_create(seller=seller, name='bench', scopes=['verify']).plaintext\n"
+        "print(json.dumps({'key': key, 'code': c.reveal(), 'seller': seller.pk, 'digest': bytes(c.digest).hex()}))\n"
+    )
+    result = manage("shell", "-c", code, env=env)
+    if result.returncode != 0:
+        raise SystemExit(result.stderr[-3000:])
+    data = json.loads(result.stdout.strip().splitlines()[-1])
+    bench_verify(
+        {**env, "BENCH_PG_DSN": url},
+        data["key"],
+        data["code"],
+        data["seller"],
+        bytes.fromhex(data["digest"]),
+    )
 
 
 def purchase_figures(args: argparse.Namespace, url: str, env: dict[str, str]) -> None:

@@ -228,7 +228,9 @@ def test_no_endpoint_means_no_deliveries(active_listing, buy):
     assert not WebhookDelivery.objects.exists()
 
 
-def test_sweep_requeues_a_delivery_left_sending_by_a_dead_worker(client, hooked_seller, receiver, monkeypatch, django_capture_on_commit_callbacks):
+def test_sweep_requeues_a_delivery_left_sending_by_a_dead_worker(
+    client, hooked_seller, receiver, monkeypatch, django_capture_on_commit_callbacks
+):
     from datetime import timedelta
 
     from django.utils import timezone
@@ -236,11 +238,15 @@ def test_sweep_requeues_a_delivery_left_sending_by_a_dead_worker(client, hooked_
     from codes import tasks
     from codes.webhooks import webhooks_sweep
 
-    monkeypatch.setattr(tasks.webhook_send, "delay", lambda *a: None)  # the message is lost
+    monkeypatch.setattr(
+        tasks.webhook_send, "delay", lambda *a: None
+    )  # the message is lost
     client.force_login(hooked_seller)
     with django_capture_on_commit_callbacks(execute=True):
         client.post(reverse("codes:webhook-test"))
-    WebhookDelivery.objects.update(status="sending", updated_at=timezone.now() - timedelta(hours=1))
+    WebhookDelivery.objects.update(
+        status="sending", updated_at=timezone.now() - timedelta(hours=1)
+    )
     monkeypatch.undo()
     webhooks_sweep()  # resets the stale claim
     WebhookDelivery.objects.update(updated_at=timezone.now() - timedelta(minutes=10))
