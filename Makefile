@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 DEV_ENV := DJANGO_DEBUG=$${DJANGO_DEBUG:-True}
 
-.PHONY: install run test lint worker beat bench lock clean
+.PHONY: install run test e2e chromium lint worker beat bench lock clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -27,7 +27,19 @@ run: install
 test: install
 	$(BIN)/ruff check .
 	DJANGO_DEBUG=True $(BIN)/python manage.py makemigrations --check --dry-run
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not e2e" $(PYTEST_ARGS)
+
+## e2e: browser journeys and fault tests in headless Chromium; need PostgreSQL and Redis
+## (DATABASE_URL, REDIS_URL; defaults: the local servers). Installs Debian's chromium as root.
+E2E_DB ?= postgres://postgres@127.0.0.1:5432/distribly_e2e
+E2E_REDIS ?= redis://127.0.0.1:6379/6
+e2e: install chromium
+	DATABASE_URL=$${DATABASE_URL:-$(E2E_DB)} REDIS_URL=$${REDIS_URL:-$(E2E_REDIS)} \
+	  $(BIN)/pytest -m e2e tests/e2e $(PYTEST_ARGS)
+
+chromium:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -q chromium >/dev/null; } \
+	  || { echo "Install Debian's chromium (apt-get install chromium) for the journeys"; exit 1; }
 
 lint: install
 	$(BIN)/ruff check .
