@@ -34,7 +34,13 @@ from .tasks import email_batch_reviewed as email_batch_reviewed_task
 logger = logging.getLogger(__name__)
 
 B = CodeBatch.Status
-STALE_AFTER = timedelta(minutes=5)
+
+
+def _stale_after() -> timedelta:
+    """An import whose worker has not reported progress for this long is presumed dead."""
+    return timedelta(seconds=settings.CODES_IMPORT_STALE_SECONDS)
+
+
 MAX_ATTEMPTS = 3
 PROGRESS_EVERY_SECONDS = 0.5
 
@@ -136,7 +142,7 @@ def _claim(batch_id: int) -> str | None:
     token = uuid.uuid4().hex
     now = timezone.now()
     claimable = Q(status=B.RECEIVED) | Q(
-        status=B.IMPORTING, heartbeat_at__lt=now - STALE_AFTER
+        status=B.IMPORTING, heartbeat_at__lt=now - _stale_after()
     )
     claimed = CodeBatch.objects.filter(claimable, pk=batch_id).update(
         status=B.IMPORTING,
@@ -292,8 +298,8 @@ def batches_resume_stalled() -> list[int]:
     """Re-queue batches whose import never started or whose worker died."""
     now = timezone.now()
     stalled = CodeBatch.objects.filter(
-        Q(status=B.RECEIVED, created_at__lt=now - STALE_AFTER)
-        | Q(status=B.IMPORTING, heartbeat_at__lt=now - STALE_AFTER)
+        Q(status=B.RECEIVED, created_at__lt=now - _stale_after())
+        | Q(status=B.IMPORTING, heartbeat_at__lt=now - _stale_after())
     ).values_list("pk", flat=True)
     ids = list(stalled[:100])
     for batch_id in ids:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import itertools
 import os
+import time
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -171,7 +172,7 @@ def active_listing(
 ) -> Callable[..., Any]:
     """An approved, active listing with `codes` approved generated codes."""
     from codes.generator import GeneratorOptions
-    from codes.services import batch_create_generated
+    from codes.services import batch_create_generated, code_batch_import
 
     def make(codes: int = 5, **fields: Any) -> Any:
         listing = listing_factory(**fields)
@@ -179,7 +180,13 @@ def active_listing(
             batch = batch_create_generated(
                 listing=listing, options=GeneratorOptions(count=codes)
             )
-        batch.refresh_from_db()
+        # Eager mode imported it already; with a real worker running, import it here
+        # (idempotent) or wait for the worker that claimed it.
+        batch = code_batch_import(batch_id=batch.pk)
+        deadline = time.monotonic() + 30
+        while not batch.is_finished and time.monotonic() < deadline:
+            time.sleep(0.1)
+            batch.refresh_from_db()
         approve(listing=listing, batch=batch)
         listing.refresh_from_db()
         return listing

@@ -61,7 +61,8 @@ def wait_until(
 
 
 class SmtpSink:
-    """aiosmtpd on loopback. `refuse` answers 451 (try again later) to that many messages."""
+    """aiosmtpd on loopback. `refuse` answers 451 (try again later) to that many
+    messages (to `refuse_to` only, when set)."""
 
     def __init__(self) -> None:
         from aiosmtpd.controller import Controller
@@ -69,13 +70,15 @@ class SmtpSink:
         self.messages: list[Message] = []
         self.refuse = 0
         self.refused = 0
+        self.refuse_to = ""
         sink = self
 
         class Handler:
             async def handle_DATA(
                 self, server: Any, session: Any, envelope: Any
             ) -> str:
-                if sink.refused < sink.refuse:
+                targeted = not sink.refuse_to or sink.refuse_to in envelope.rcpt_tos
+                if targeted and sink.refused < sink.refuse:
                     sink.refused += 1
                     return (
                         "451 4.3.0 Mail server temporarily unavailable, try again later"
