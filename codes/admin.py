@@ -21,10 +21,15 @@ from .services import batch_approve, batch_reject
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Staff look, services write: no adding, editing or deleting from admin."""
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
 
@@ -69,6 +74,9 @@ class CodeBatchAdmin(ReadOnlyAdmin):
     ]
     readonly_fields = [f for f in fields if f != "review_note"]
     actions = ["approve", "reject"]
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return True  # review notes and the approve / reject actions
 
     @admin.display(description="Warnings")
     def warning_count(self, obj: CodeBatch) -> int:
@@ -143,9 +151,6 @@ class CodeAdmin(ReadOnlyAdmin):
     ]
     readonly_fields = fields
 
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
 
 @admin.register(BatchIssue)
 class BatchIssueAdmin(ReadOnlyAdmin):
@@ -163,9 +168,6 @@ class CodeRevealAdmin(ReadOnlyAdmin):
     search_fields = ["user__email"]
     fields = ["at", "user", "kind", "batch", "code", "count", "ip"]
     readonly_fields = fields
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
 
 
 @admin.register(ApiKey)
@@ -195,9 +197,6 @@ class ApiKeyAdmin(ReadOnlyAdmin):
     ]
     readonly_fields = fields  # never the hash
 
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
 
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(ReadOnlyAdmin):
@@ -205,9 +204,6 @@ class WebhookEndpointAdmin(ReadOnlyAdmin):
     search_fields = ["seller__email", "url"]
     fields = ["seller", "url", "active", "created_at"]
     readonly_fields = fields  # never the signing secret
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
 
 
 @admin.register(WebhookDelivery)
@@ -234,6 +230,3 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
         "delivered_at",
     ]
     readonly_fields = fields
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False

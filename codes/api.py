@@ -275,6 +275,11 @@ def _not_found(key: ApiKey, body: dict[str, Any]) -> Status[Any]:
     return Status(404, body)
 
 
+def failure(status: int, code: str, message: str) -> Status[Any]:
+    """An error answer in the API's one shape: {"error": {"code", "message"}}."""
+    return Status(status, {"error": {"code": code, "message": message}})
+
+
 NOT_FOUND_ERROR = {"error": {"code": "not_found", "message": "No such code."}}
 
 
@@ -330,20 +335,14 @@ def redeem(request: HttpRequest, response: HttpResponse, payload: RedeemIn) -> A
     except CodeNotFound:
         return _not_found(key, NOT_FOUND_ERROR)
     except InvalidCodeValue as e:
-        return Status(400, {"error": {"code": "invalid_request", "message": str(e)}})
+        return failure(400, "invalid_request", str(e))
     except CodeAlreadyRedeemed as e:
         when = e.redeemed_at.isoformat() if isinstance(e.redeemed_at, datetime) else ""
-        return Status(
-            409,
-            {
-                "error": {
-                    "code": "already_redeemed",
-                    "message": f"Redeemed at {when} by {e.redeemed_by}.",
-                }
-            },
+        return failure(
+            409, "already_redeemed", f"Redeemed at {when} by {e.redeemed_by}."
         )
     except CodeCancelled as e:
-        return Status(410, {"error": {"code": "cancelled", "message": str(e)}})
+        return failure(410, "cancelled", str(e))
     api_keys.rate_record_success(key)
     return Status(200, _code_out(state))
 
@@ -372,7 +371,7 @@ def revoke(request: HttpRequest, response: HttpResponse, payload: RevokeIn) -> A
     except CodeNotFound:
         return _not_found(key, NOT_FOUND_ERROR)
     except CodeBusy as e:
-        return Status(409, {"error": {"code": "in_checkout", "message": str(e)}})
+        return failure(409, "in_checkout", str(e))
     api_keys.rate_record_success(key)
     return Status(200, _code_out(state))
 
@@ -467,9 +466,7 @@ def upload_codes(request: HttpRequest, response: HttpResponse, listing_id: int) 
         .first()
     )
     if listing is None:
-        return Status(
-            404, {"error": {"code": "not_found", "message": "No such listing."}}
-        )
+        return failure(404, "not_found", "No such listing.")
     try:
         with transaction.atomic():
             if request.content_type == "multipart/form-data":
@@ -497,7 +494,7 @@ def upload_codes(request: HttpRequest, response: HttpResponse, listing_id: int) 
                     listing=listing, values=_json_codes(request)
                 )
     except CodesError as e:
-        return Status(400, {"error": {"code": "invalid_request", "message": str(e)}})
+        return failure(400, "invalid_request", str(e))
     return Status(202, {"batch": batch.pk})
 
 
@@ -540,9 +537,7 @@ def batch_status(request: HttpRequest, response: HttpResponse, batch_id: int) ->
     key = guard(request, response, "upload")
     batch = CodeBatch.objects.filter(pk=batch_id, seller_id=key.seller_id).first()
     if batch is None:
-        return Status(
-            404, {"error": {"code": "not_found", "message": "No such batch."}}
-        )
+        return failure(404, "not_found", "No such batch.")
     issues = list(
         BatchIssue.objects.filter(batch=batch)
         .order_by("line")

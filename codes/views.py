@@ -1,8 +1,6 @@
 from __future__ import annotations
 
-import csv
 import time
-from collections.abc import Iterable, Iterator
 
 from allauth.account.decorators import verified_email_required
 from django.contrib import messages
@@ -14,11 +12,11 @@ from django.http import (
     HttpRequest,
     HttpResponse,
     JsonResponse,
-    StreamingHttpResponse,
 )
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from listings.downloads import csv_response
 from listings.forms import ListingForm
 from listings.models import Listing
 from listings.services import listing_create
@@ -49,8 +47,6 @@ from .validation import (
     code_verify,
 )
 from .webhooks import WebhookURLError, endpoint_disable, endpoint_set, webhook_send_test
-
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _own_listing(request: HttpRequest, pk: int) -> Listing:
@@ -162,51 +158,14 @@ def batch_progress(request: HttpRequest, pk: int) -> JsonResponse:
     )
 
 
-def _neutralise(cell: object) -> object:
-    # Spreadsheet formula injection: a leading =, +, -, @ would be executed.
-    if isinstance(cell, str) and cell.startswith(FORMULA_START):
-        return "'" + cell
-    return cell
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _csv_response(
-    filename: str,
-    header: list[str],
-    rows: Iterable[Iterable[object]],
-    *,
-    neutralise: bool,
-) -> StreamingHttpResponse:
-    writer = csv.writer(_Echo())
-
-    def stream() -> Iterator[str]:
-        yield writer.writerow(header)
-        for row in rows:
-            yield writer.writerow(
-                [_neutralise(c) for c in row] if neutralise else list(row)
-            )
-
-    response = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response["Cache-Control"] = "no-store"
-    return response
-
-
 @verified_email_required
 def batch_issues_download(request: HttpRequest, pk: int) -> HttpResponse:
     batch = _own_batch(request, pk)
     rows = batch_issues_export(
         batch=batch, user=request.user, ip=request.META.get("REMOTE_ADDR")
     )
-    return _csv_response(
-        f"batch-{batch.pk}-rejected-lines.csv",
-        ["line", "reason", "text"],
-        rows,
-        neutralise=True,
+    return csv_response(
+        f"batch-{batch.pk}-rejected-lines.csv", ["line", "reason", "text"], rows
     )
 
 
@@ -221,11 +180,11 @@ def batch_codes_download(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, str(e))
         return redirect(batch)
     # Generated codes never start with a formula character, so values stay exact.
-    return _csv_response(
+    return csv_response(
         f"batch-{batch.pk}-codes.csv",
         ["line", "code", "status"],
         rows,
-        neutralise=False,
+        neutralise_cells=False,
     )
 
 

@@ -4,20 +4,11 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from codes.admin import ReadOnlyAdmin
+
 from .exceptions import RefundError
 from .models import Delivery, Order, Payment, Refund, WebhookEvent
 from .services import order_refund
-
-
-class ReadOnly(admin.ModelAdmin):  # type: ignore[type-arg]
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
 
 
 class PaymentInline(admin.TabularInline):  # type: ignore[type-arg]
@@ -63,7 +54,7 @@ class DeliveryInline(PaymentInline):
 
 
 @admin.register(Order)
-class OrderAdmin(ReadOnly):
+class OrderAdmin(ReadOnlyAdmin):
     list_display = [
         "id",
         "created_at",
@@ -111,7 +102,7 @@ class OrderAdmin(ReadOnly):
 
 
 @admin.register(Payment)
-class PaymentAdmin(ReadOnly):
+class PaymentAdmin(ReadOnlyAdmin):
     list_display = [
         "id",
         "order",
@@ -127,14 +118,14 @@ class PaymentAdmin(ReadOnly):
 
 
 @admin.register(WebhookEvent)
-class WebhookEventAdmin(ReadOnly):
+class WebhookEventAdmin(ReadOnlyAdmin):
     list_display = ["received_at", "provider", "type", "event_id"]
     list_filter = ["provider", "type"]
     search_fields = ["event_id"]
 
 
 @admin.register(Refund)
-class RefundAdmin(ReadOnly):
+class RefundAdmin(ReadOnlyAdmin):
     list_display = [
         "id",
         "order",
@@ -149,7 +140,7 @@ class RefundAdmin(ReadOnly):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(ReadOnly):
+class DeliveryAdmin(ReadOnlyAdmin):
     list_display = [
         "id",
         "order",

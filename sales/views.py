@@ -1,9 +1,7 @@
 from __future__ import annotations
 
 import contextlib
-import csv
 import logging
-from collections.abc import Iterator
 
 from allauth.account.decorators import verified_email_required
 from django.contrib import messages
@@ -25,6 +23,7 @@ from django.views.decorators.http import require_POST
 from codes.exceptions import OutOfStock
 from codes.models import Code, CodeReveal
 from codes.services import code_reveal
+from listings.downloads import csv_response
 from listings.models import Listing
 from listings.selectors import listing_stock
 
@@ -48,7 +47,6 @@ from .services import (
 )
 
 logger = logging.getLogger(__name__)
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _absolute(request: HttpRequest, path: str) -> str:
@@ -261,17 +259,6 @@ def sales_refund(request: HttpRequest, order_id: int) -> HttpResponse:
     )
 
 
-def _cell(value: object) -> object:
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return value
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 @verified_email_required
 def sales_export(request: HttpRequest) -> StreamingHttpResponse:
     listings = list(
@@ -279,43 +266,32 @@ def sales_export(request: HttpRequest) -> StreamingHttpResponse:
     )
     form = SalesFilterForm(request.GET or None, listings=listings)
     qs = form.apply(seller_sales(seller_id=request.user.pk))
-    writer = csv.writer(_Echo())
-
-    def rows() -> Iterator[str]:
-        yield writer.writerow(
-            [
-                "order",
-                "date",
-                "buyer email",
-                "item",
-                "quantity",
-                "amount",
-                "currency",
-                "refunded",
-                "status",
-            ]
+    rows = (
+        (
+            o.pk,
+            o.created_at.isoformat(),
+            o.email,
+            o.listing.title,
+            o.quantity,
+            o.amount,
+            o.currency,
+            o.refunded_amount,
+            o.get_status_display(),
         )
-        for o in qs.iterator(chunk_size=1000):
-            yield writer.writerow(
-                [
-                    _cell(v)
-                    for v in (
-                        o.pk,
-                        o.created_at.isoformat(),
-                        o.email,
-                        o.listing.title,
-                        o.quantity,
-                        o.amount,
-                        o.currency,
-                        o.refunded_amount,
-                        o.get_status_display(),
-                    )
-                ]
-            )
-
-    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="distribly-sales.csv"'
-    return response
+        for o in qs.iterator(chunk_size=1000)
+    )
+    header = [
+        "order",
+        "date",
+        "buyer email",
+        "item",
+        "quantity",
+        "amount",
+        "currency",
+        "refunded",
+        "status",
+    ]
+    return csv_response("distribly-sales.csv", header, rows)
 
 
 # --- Stripe webhook ----------------------------------------------------------------------
