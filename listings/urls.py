@@ -7,6 +7,9 @@ from . import views
 app_name = "listings"
 urlpatterns = [
     path("items/<int:pk>/", views.listing_detail, name="listing-detail"),
+    path("items/<int:pk>/embed/", views.listing_embed, name="listing-embed"),
+    path("oembed", views.oembed, name="oembed"),
+    path("robots.txt", views.robots_txt, name="robots"),
     path("sell/", views.listing_add, name="listing-add"),
     path("sell/items/", views.listing_list, name="listing-list"),
     path("sell/items/<int:pk>/edit/", views.listing_edit, name="listing-edit"),

@@ -1,12 +1,21 @@
 from __future__ import annotations
 
-from allauth.account.decorators import verified_email_required
-from django.contrib import messages
-from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+import re
+from typing import Any
+from urllib.parse import urlencode
 
+from allauth.account.decorators import verified_email_required
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.sitemaps import Sitemap
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.clickjacking import xframe_options_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from . import reach
 from .exceptions import ListingError
 from .forms import ListingForm
 from .models import Listing
@@ -60,6 +69,12 @@ def listing_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "low_stock": low,
             "is_owner": is_owner,
             "max_quantity": max(1, min(listing.max_per_order, available)),
+            "share": reach.share_links(listing),
+            "embed_html": reach.embed_html(listing),
+            "json_ld": reach.product_json_ld(listing, available),
+            "oembed_url": reverse("listings:oembed")
+            + "?"
+            + urlencode({"url": reach.share_links(listing)["url"], "format": "json"}),
             "buyer_email": request.user.email if request.user.is_authenticated else "",
         },
     )
@@ -125,3 +140,64 @@ def listing_resume_view(request: HttpRequest, pk: int) -> HttpResponse:
 @verified_email_required
 def listing_archive_view(request: HttpRequest, pk: int) -> HttpResponse:
     return _seller_action(request, pk, listing_archive, "“{title}” is archived.")
+
+
+@xframe_options_exempt
+def listing_embed(request: HttpRequest, pk: int) -> HttpResponse:
+    """The embeddable product card: the only page other sites may frame."""
+    listing = get_object_or_404(Listing.objects.select_related("seller"), pk=pk)
+    if not listing.is_public:
+        raise Http404
+    available = listing_stock(listing=listing)
+    response = render(
+        request, "listings/embed.html", {"listing": listing, "available": available}
+    )
+    response["Content-Security-Policy"] = "frame-ancestors *"
+    return response
+
+
+@require_GET
+def oembed(request: HttpRequest) -> HttpResponse:
+    """oEmbed (JSON) for product page URLs."""
+    if request.GET.get("format", "json") != "json":
+        return JsonResponse({"error": "only format=json is supported"}, status=501)
+    match = re.fullmatch(
+        re.escape(settings.SITE_URL) + r"/items/(\d+)/?", request.GET.get("url", "")
+    )
+    listing = (
+        Listing.objects.select_related("seller").filter(pk=int(match.group(1))).first()
+        if match
+        else None
+    )
+    if listing is None or not listing.is_public:
+        return JsonResponse({"error": "no such product page"}, status=404)
+    return JsonResponse(reach.oembed(listing))
+
+
+class ListingSitemap(Sitemap):  # type: ignore[type-arg]
+    changefreq = "daily"
+
+    def items(self) -> Any:
+        return Listing.objects.filter(status=Listing.Status.ACTIVE).order_by("pk")
+
+    def lastmod(self, item: Listing) -> Any:
+        return item.updated_at
+
+
+ROBOTS = """User-agent: *
+Disallow: /admin/
+Disallow: /sell/
+Disallow: /account/
+Disallow: /accounts/
+Disallow: /orders/
+Disallow: /pay/
+Disallow: /api/
+Sitemap: {site}/sitemap.xml
+"""
+
+
+@require_GET
+def robots_txt(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(
+        ROBOTS.format(site=settings.SITE_URL), content_type="text/plain"
+    )

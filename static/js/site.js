@@ -18,6 +18,8 @@
   // Copy buttons: <button data-copy-target="#id">.
   document.querySelectorAll("[data-copy-target]").forEach(function (button) {
     button.hidden = false;
+    var source = document.querySelector(button.getAttribute("data-copy-target"));
+    if (source && source.id === "share-url") source.hidden = false;
     button.addEventListener("click", function () {
       var target = document.querySelector(button.getAttribute("data-copy-target"));
       if (!target || !navigator.clipboard) return;
