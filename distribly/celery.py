@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from celery import Celery
+from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "distribly.settings")
 
@@ -30,6 +31,11 @@ app.conf.beat_schedule = {
     "codes-webhooks-sweep": {
         "task": "codes.tasks.webhooks_sweep",
         "schedule": 300.0,
+    },
+    # Daily, after the ECB publishes (around 16:00 CET): display-currency rates.
+    "listings-exchange-rates": {
+        "task": "listings.tasks.exchange_rates_refresh",
+        "schedule": crontab(hour=15, minute=30),
     },
     # Every minute: send delivery emails whose queue message was lost (outbox sweep).
     "sales-deliveries-sweep": {

@@ -5,6 +5,30 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest
 
+CURRENCY_COOKIE = "display_currency"
+
+
+def display_currency(request: HttpRequest) -> str:
+    """The signed-in user's choice, else the guest's cookie, else USD."""
+    from listings.currency import CURRENCIES, DEFAULT_DISPLAY
+
+    user = getattr(request, "user", None)
+    chosen = (
+        getattr(user, "display_currency", "")
+        if user is not None and user.is_authenticated
+        else ""
+    )
+    chosen = chosen or request.COOKIES.get(CURRENCY_COOKIE, "")
+    return chosen if chosen in CURRENCIES else DEFAULT_DISPLAY
+
 
 def site(request: HttpRequest) -> dict[str, Any]:
-    return {"SITE_URL": settings.SITE_URL, "DEBUG": settings.DEBUG}
+    from listings.currency import CURRENCIES
+
+    currency = display_currency(request)
+    return {
+        "SITE_URL": settings.SITE_URL,
+        "DEBUG": settings.DEBUG,
+        "DISPLAY_CURRENCY": currency,
+        "DISPLAY_CURRENCY_NAME": CURRENCIES[currency][0],
+    }

@@ -334,7 +334,11 @@ WEBHOOKS_ALLOW_PRIVATE_URLS = envbool(
 )
 WEBHOOK_TIMEOUT = envint("WEBHOOK_TIMEOUT", "10")
 
-CURRENCIES = [("USD", "US Dollar"), ("EUR", "Euro"), ("GBP", "British Pound")]
+# Display-currency conversion: ECB daily reference rates, refreshed by beat.
+EXCHANGE_RATES_URL = os.getenv(
+    "EXCHANGE_RATES_URL",
+    "https://www.ecb.europa.eu/stats/eurofxref/eurofxref-daily.xml",
+)
 
 # Security: strict in production, relaxed only where DEBUG needs it.
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SITE_URL.startswith("https")

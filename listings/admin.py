@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from .exceptions import ListingError
-from .models import Listing
+from .models import ExchangeRate, Listing
 from .selectors import listings_with_counts
 from .services import listing_approve, listing_reject
 
@@ -138,3 +138,11 @@ class ListingAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 listing=obj, by=user, reason=reason
             ),
         )
+
+
+@admin.register(ExchangeRate)
+class ExchangeRateAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Staff may correct a rate; the daily task overwrites it with the ECB's."""
+
+    list_display = ["currency", "rate", "source_date", "updated_at"]
+    search_fields = ["currency"]

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 from django import forms
-from django.conf import settings
 
+from .currency import CHOICES, decimals
 from .models import Listing
 from .text import reject_html
 
@@ -49,10 +49,22 @@ class ListingForm(forms.ModelForm):
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.label_suffix = ""
-        self.fields["currency"].choices = [
-            (c, f"{c} - {name}") for c, name in settings.CURRENCIES
-        ]
+        self.fields["currency"].choices = CHOICES
         self.fields["instructions"].required = True
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean()
+        price, currency = data.get("price"), data.get("currency")
+        if (
+            price is not None
+            and currency
+            and decimals(str(currency)) == 0
+            and price != price.to_integral_value()
+        ):
+            self.add_error(
+                "price", f"{currency} has no minor unit: use a whole amount."
+            )
+        return data
 
     def clean_title(self) -> str:
         return reject_html(self.cleaned_data["title"].strip(), "The title")

@@ -85,7 +85,9 @@ class Listing(models.Model):
 
     @property
     def price_display(self) -> str:
-        return f"{self.price:,.2f} {self.currency}"
+        from .currency import format_amount
+
+        return format_amount(self.price, self.currency)
 
     @property
     def is_public(self) -> bool:
@@ -102,3 +104,18 @@ class Listing(models.Model):
     @property
     def is_editable(self) -> bool:
         return self.status != self.Status.ARCHIVED
+
+
+class ExchangeRate(models.Model):
+    """1 EUR = `rate` units of `currency` (ECB reference rates), for display only."""
+
+    currency = models.CharField(max_length=3, unique=True)
+    rate = models.DecimalField(max_digits=18, decimal_places=6)
+    source_date = models.CharField(max_length=10, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["currency"]
+
+    def __str__(self) -> str:
+        return f"1 EUR = {self.rate} {self.currency}"

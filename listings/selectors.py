@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.db.models import Count, Q, QuerySet
 
 from .models import Listing
@@ -40,3 +42,16 @@ def public_listings() -> QuerySet[Listing]:
         .annotate(available=Count("codes", filter=FOR_SALE))
         .order_by("-created_at")
     )
+
+
+def exchange_rates() -> dict[str, Decimal]:
+    """1 EUR = rate, per currency; cached for ten minutes."""
+    from django.core.cache import cache
+
+    from .models import ExchangeRate
+
+    rates = cache.get("exchange-rates")
+    if rates is None:
+        rates = {r.currency: r.rate for r in ExchangeRate.objects.all()}
+        cache.set("exchange-rates", rates, 600)
+    return rates  # type: ignore[no-any-return]

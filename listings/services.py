@@ -148,3 +148,34 @@ def listing_archive(*, listing: Listing) -> Listing:
         listing.status = S.ARCHIVED
         listing.save(update_fields=["status", "updated_at"])
     return listing
+
+
+def exchange_rates_refresh(*, xml: bytes | None = None) -> int:
+    """Store the ECB's daily reference rates (fetched from EXCHANGE_RATES_URL unless
+    given). Returns how many currencies were updated. Display only: charges never
+    depend on these."""
+    import urllib.request
+
+    from django.conf import settings
+    from django.core.cache import cache
+
+    from .currency import parse_ecb
+    from .models import ExchangeRate
+
+    if xml is None:
+        url = settings.EXCHANGE_RATES_URL
+        if not url.startswith(("https://", "http://")):
+            raise ValueError("EXCHANGE_RATES_URL must be an http(s) URL")
+        with urllib.request.urlopen(url, timeout=20) as response:  # noqa: S310 - scheme checked above
+            xml = response.read(2_000_000)
+    parsed = parse_ecb(xml)
+    with transaction.atomic():
+        for currency, rate in parsed.rates.items():
+            ExchangeRate.objects.update_or_create(
+                currency=currency, defaults={"rate": rate, "source_date": parsed.date}
+            )
+    cache.delete(RATES_CACHE_KEY)
+    return len(parsed.rates)
+
+
+RATES_CACHE_KEY = "exchange-rates"

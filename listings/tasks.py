@@ -32,3 +32,10 @@ def email_listing_reviewed(listing_id: int) -> None:
     listing = Listing.objects.select_related("seller").filter(pk=listing_id).first()
     if listing is not None:
         listing_reviewed_message(listing).send()
+
+
+@shared_task(autoretry_for=(OSError,), retry_backoff=60, max_retries=5)
+def exchange_rates_refresh() -> None:
+    from .services import exchange_rates_refresh as run
+
+    run()

@@ -86,7 +86,9 @@ class Order(models.Model):
 
     @property
     def amount_display(self) -> str:
-        return f"{self.amount:,.2f} {self.currency}"
+        from listings.currency import format_amount
+
+        return format_amount(self.amount, self.currency)
 
     @property
     def has_codes(self) -> bool:

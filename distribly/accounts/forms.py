@@ -31,3 +31,24 @@ class ProfileForm(forms.ModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
+
+
+class PreferencesForm(forms.Form):
+    """Display preferences; guests keep them in a cookie, accounts on the user."""
+
+    language = forms.ChoiceField(
+        label="Language", choices=[("en", "English")], initial="en",
+        help_text="More languages are coming.",
+    )  # fmt: skip
+    display_currency = forms.ChoiceField(
+        label="Show prices also in",
+        choices=[],
+        help_text="You always pay in the seller's currency; we show an approximate amount in yours.",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from listings.currency import CHOICES
+
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+        self.fields["display_currency"].choices = CHOICES

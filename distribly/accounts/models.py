@@ -44,6 +44,12 @@ class User(AbstractUser):
         blank=True,
         help_text="Shown to buyers on your product pages and in their emails.",
     )
+    display_currency = models.CharField(
+        "show prices also in",
+        max_length=3,
+        blank=True,
+        help_text="Prices are charged in the seller's currency; we also show an approximate amount in yours.",
+    )
     is_trusted_seller = models.BooleanField(
         "trusted seller",
         default=False,

@@ -2,21 +2,56 @@ from __future__ import annotations
 
 from allauth.account.models import EmailAddress
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 
-from .forms import ProfileForm
+from .forms import PreferencesForm, ProfileForm
 
 
-@login_required
 def settings_view(request: HttpRequest) -> HttpResponse:
-    form = ProfileForm(request.POST or None, instance=request.user)
-    if request.method == "POST" and form.is_valid():
-        form.save()
-        messages.success(request, "Your settings were saved.")
-        return redirect("accounts:settings")
-    verified = EmailAddress.objects.filter(user=request.user, verified=True).exists()
+    """Settings: display preferences for everyone; profile and sign-in for accounts."""
+    from distribly.context_processors import CURRENCY_COOKIE, display_currency
+
+    user = request.user
+    is_profile = request.method == "POST" and "display_name" in request.POST
+    prefs = PreferencesForm(
+        None if is_profile else request.POST or None,
+        initial={"display_currency": display_currency(request)},
+    )
+    profile = (
+        ProfileForm(request.POST if is_profile else None, instance=user)
+        if user.is_authenticated
+        else None
+    )
+    if request.method == "POST":
+        if profile is not None and is_profile and profile.is_valid():
+            profile.save()
+            messages.success(request, "Your profile was saved.")
+            return redirect("accounts:settings")
+        if not is_profile and prefs.is_valid():
+            currency = prefs.cleaned_data["display_currency"]
+            if user.is_authenticated:
+                user.display_currency = currency
+                user.save(update_fields=["display_currency"])
+            target = request.POST.get("next", "")
+            if not url_has_allowed_host_and_scheme(
+                target, allowed_hosts={request.get_host()}
+            ):
+                target = ""
+            response = redirect(target or "accounts:settings")
+            response.set_cookie(
+                CURRENCY_COOKIE, currency, max_age=365 * 24 * 3600, samesite="Lax"
+            )
+            messages.success(request, "Your settings were saved.")
+            return response
+    verified = (
+        EmailAddress.objects.filter(user=user, verified=True).exists()
+        if user.is_authenticated
+        else False
+    )
     return render(
-        request, "accounts/settings.html", {"form": form, "verified": verified}
+        request,
+        "accounts/settings.html",
+        {"prefs": prefs, "form": profile, "verified": verified},
     )

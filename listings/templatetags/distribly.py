@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import Any
+
 from django import template
 from django.utils.html import urlize
 from django.utils.safestring import SafeString, mark_safe
@@ -27,3 +30,16 @@ def money(listing: object) -> str:
     price = getattr(listing, "price", None)
     currency = getattr(listing, "currency", "")
     return f"{price:,.2f} {currency}" if price is not None else ""
+
+
+@register.simple_tag(takes_context=True)
+def approx(context: Any, amount: Any, currency: str) -> str:
+    """ "≈ €9.20" in the visitor's display currency, when it differs and a rate is known."""
+    from listings.currency import convert, format_symbol
+    from listings.selectors import exchange_rates
+
+    target = context.get("DISPLAY_CURRENCY")
+    if not target or target == currency or amount is None:
+        return ""
+    converted = convert(Decimal(amount), currency, target, exchange_rates())
+    return f"≈ {format_symbol(converted, target)}" if converted is not None else ""
