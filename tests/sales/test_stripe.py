@@ -394,3 +394,51 @@ def test_reconcile_payments_finds_missed_webhooks(
         call_command("reconcile_payments")
     order.refresh_from_db()
     assert order.status == Order.Status.FULFILLED
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_same_event_delivered_five_times_concurrently_allocates_and_emails_once(
+    active_listing, stripe_fake, mailoutbox
+):
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connections
+    from django.test import Client
+
+    listing = active_listing(codes=3)
+    client = Client()
+    order, payment, _ = start_checkout(client, listing)
+    body, header = signed_event(
+        "checkout.session.completed",
+        stripe_fake.pay(payment.provider_ref),
+        SECRET,
+        event_id="evt_concurrent",
+    )
+    barrier = threading.Barrier(5)
+    mailoutbox.clear()
+
+    def deliver(_):
+        try:
+            barrier.wait()
+            return (
+                Client()
+                .post(
+                    reverse("sales:stripe-webhook"),
+                    body,
+                    content_type="application/json",
+                    HTTP_STRIPE_SIGNATURE=header,
+                )
+                .status_code
+            )
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(5) as pool:
+        statuses = list(pool.map(deliver, range(5)))
+    assert statuses == [200] * 5
+    assert Code.objects.filter(order_id=order.pk, status="sold").count() == 1
+    assert Delivery.objects.filter(order=order).count() == 1
+    assert WebhookEvent.objects.filter(event_id="evt_concurrent").count() == 1
+    assert [m.to for m in mailoutbox] == [["card@example.com"]]
