@@ -283,19 +283,17 @@ def failure(status: int, code: str, message: str) -> Status[Any]:
 NOT_FOUND_ERROR = {"error": {"code": "not_found", "message": "No such code."}}
 
 
+# Every endpoint can answer these: bad request, no/invalid key, suspended key or
+# missing scope, rate limited.
+COMMON_ERRORS = {400: Error, 401: Error, 403: Error, 429: Error}
+
+
 # --- endpoints ------------------------------------------------------------------------
 
 
 @api.post(
     "/codes/verify",
-    response={
-        200: CodeOut,
-        400: Error,
-        401: Error,
-        403: Error,
-        404: NotValid,
-        429: Error,
-    },
+    response={200: CodeOut, **COMMON_ERRORS, 404: NotValid},
     summary="Verify a code",
 )
 def verify(request: HttpRequest, response: HttpResponse, payload: CodeIn) -> Any:
@@ -312,16 +310,7 @@ def verify(request: HttpRequest, response: HttpResponse, payload: CodeIn) -> Any
 
 @api.post(
     "/codes/redeem",
-    response={
-        200: CodeOut,
-        400: Error,
-        401: Error,
-        403: Error,
-        404: Error,
-        409: Error,
-        410: Error,
-        429: Error,
-    },
+    response={200: CodeOut, **COMMON_ERRORS, 404: Error, 409: Error, 410: Error},
     summary="Redeem a code for an account",
 )
 def redeem(request: HttpRequest, response: HttpResponse, payload: RedeemIn) -> Any:
@@ -349,15 +338,7 @@ def redeem(request: HttpRequest, response: HttpResponse, payload: RedeemIn) -> A
 
 @api.post(
     "/codes/revoke",
-    response={
-        200: CodeOut,
-        400: Error,
-        401: Error,
-        403: Error,
-        404: Error,
-        409: Error,
-        429: Error,
-    },
+    response={200: CodeOut, **COMMON_ERRORS, 404: Error, 409: Error},
     summary="Revoke a code",
 )
 def revoke(request: HttpRequest, response: HttpResponse, payload: RevokeIn) -> Any:
@@ -378,7 +359,7 @@ def revoke(request: HttpRequest, response: HttpResponse, payload: RevokeIn) -> A
 
 @api.get(
     "/listings",
-    response={200: list[ListingOut], 400: Error, 401: Error, 403: Error, 429: Error},
+    response={200: list[ListingOut], **COMMON_ERRORS},
     summary="Your listings",
 )
 def listings(request: HttpRequest, response: HttpResponse) -> Any:
@@ -443,14 +424,7 @@ UPLOAD_BODY = {
 
 @api.post(
     "/listings/{listing_id}/codes",
-    response={
-        202: BatchCreated,
-        400: Error,
-        401: Error,
-        403: Error,
-        404: Error,
-        429: Error,
-    },
+    response={202: BatchCreated, **COMMON_ERRORS, 404: Error},
     summary="Upload codes to a listing",
     openapi_extra=UPLOAD_BODY,
 )
@@ -523,14 +497,7 @@ def _json_codes(request: HttpRequest) -> list[str]:
 
 @api.get(
     "/batches/{batch_id}",
-    response={
-        200: BatchOut,
-        400: Error,
-        401: Error,
-        403: Error,
-        404: Error,
-        429: Error,
-    },
+    response={200: BatchOut, **COMMON_ERRORS, 404: Error},
     summary="A batch's import status and report",
 )
 def batch_status(request: HttpRequest, response: HttpResponse, batch_id: int) -> Any:

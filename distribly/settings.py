@@ -356,6 +356,11 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 
+# Error reports (debug pages, admin emails) hide locals of our frames and code fields.
+DEFAULT_EXCEPTION_REPORTER_FILTER = (
+    "distribly.reporting.CodeSafeExceptionReporterFilter"
+)
+
 ADMINS = [("Ops", a) for a in os.getenv("ADMINS", "").split(",") if a]
 LOGGING = {
     "version": 1,
