@@ -566,11 +566,17 @@ def codes_cancel(
     return [c.pk for c in codes]
 
 
-def codes_emit_sold(*, order_id: int, buyer_email: str) -> int:
-    """Tell the seller's webhook about each code sold to an order (`code.sold`)."""
-    from .models import WebhookDelivery
+def codes_emit_sold(*, order_id: int, seller_id: int, buyer_email: str) -> int:
+    """Tell the seller's webhook about each code sold to an order (`code.sold`).
+
+    One query when the seller has no webhook endpoint (most sellers): this runs
+    inside every payment confirmation.
+    """
+    from .models import WebhookDelivery, WebhookEndpoint
     from .webhooks import webhook_emit
 
+    if not WebhookEndpoint.objects.filter(seller_id=seller_id, active=True).exists():
+        return 0
     announced = WebhookDelivery.objects.filter(
         event="code.sold", code__order_id=order_id
     ).values("code_id")

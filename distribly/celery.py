@@ -37,6 +37,11 @@ app.conf.beat_schedule = {
         "task": "listings.tasks.exchange_rates_refresh",
         "schedule": crontab(hour=15, minute=30),
     },
+    # Every 5 minutes: sold-out checks whose queue message was lost.
+    "sales-stock-sweep": {
+        "task": "sales.tasks.listings_stock_sweep",
+        "schedule": 300.0,
+    },
     # Every minute: send delivery emails whose queue message was lost (outbox sweep).
     "sales-deliveries-sweep": {
         "task": "sales.tasks.deliveries_sweep",

@@ -17,7 +17,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q, Sum
+from django.db.models import Exists, F, OuterRef, Q, Sum
 from django.utils import timezone
 
 from codes.exceptions import OutOfStock
@@ -194,27 +194,48 @@ def payment_confirm(*, payment_id: int, provider_payment_id: str = "") -> Order:
                 order.save(update_fields=["status", "paid_at", "note"])
                 _enqueue(order_refund_auto, order.pk)
                 return order
-        if (
-            codes_mark_sold(order_id=order.pk) != order.quantity
-        ):  # the invariant above broke
+        if codes_mark_sold(order_id=order.pk) != order.quantity:
+            # the invariant above broke: roll everything back rather than sell wrong
             raise RuntimeError(
                 f"order {order.pk}: reserved codes do not match its quantity"
             )
         order.status = OS.FULFILLED
         order.paid_at = order.fulfilled_at = now
         order.save(update_fields=["status", "paid_at", "fulfilled_at"])
+        # Outbox rows in this transaction: the buyer's email and the seller's code.sold
+        # webhooks survive a broker outage (the sweeps queue them again).
         delivery = Delivery.objects.create(order=order)
+        codes_emit_sold(
+            order_id=order.pk, seller_id=order.seller_id, buyer_email=order.email
+        )
         _enqueue(order_deliver, delivery.pk)
         _enqueue(order_fulfilled, order.pk)
     return order
 
 
 def order_after_fulfilment(*, order_id: int) -> None:
-    """After a sale commits: the seller's `code.sold` webhooks and the stock check."""
-    order = Order.objects.get(pk=order_id)
-    with transaction.atomic():
-        codes_emit_sold(order_id=order.pk, buyer_email=order.email)
+    """After a sale commits: sold-out and low-stock checks (the stock sweep repeats
+    them for any listing whose message was lost)."""
+    order = Order.objects.only("listing_id").get(pk=order_id)
     listing_stock_alerts(listing_id=order.listing_id)
+
+
+def listings_stock_sweep() -> list[int]:
+    """Active listings with nothing left for sale: run the stock check that a lost
+    queue message would have run (invariant 4 holds again within minutes)."""
+    from codes.models import Code
+
+    for_sale = Code.objects.filter(
+        listing_id=OuterRef("pk"), status=Code.Status.AVAILABLE, approved=True
+    )
+    ids = list(
+        Listing.objects.filter(status=Listing.Status.ACTIVE)
+        .exclude(Exists(for_sale))
+        .values_list("pk", flat=True)[:500]
+    )
+    for listing_id in ids:
+        listing_stock_alerts(listing_id=listing_id)
+    return ids
 
 
 def payment_fail(*, payment_id: int) -> Order:

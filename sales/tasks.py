@@ -38,7 +38,7 @@ def order_deliver(self, delivery_id: int) -> None:  # type: ignore[no-untyped-de
 
 @shared_task(autoretry_for=DB_ERRORS, retry_backoff=True, max_retries=5)
 def order_fulfilled(order_id: int) -> None:
-    """After a sale: code.sold webhooks, sold-out and low-stock checks (all idempotent)."""
+    """After a sale: sold-out and low-stock checks (idempotent)."""
     from .services import order_after_fulfilment
 
     order_after_fulfilment(order_id=order_id)
@@ -91,5 +91,12 @@ def orders_expire_reservations() -> None:
 @shared_task
 def deliveries_sweep() -> None:
     from .services import deliveries_sweep as run
+
+    run()
+
+
+@shared_task
+def listings_stock_sweep() -> None:
+    from .services import listings_stock_sweep as run
 
     run()

@@ -137,3 +137,40 @@ def test_a_delivery_claimed_by_a_dead_worker_is_sent_again(
     deliveries_sweep()
     assert Delivery.objects.get(order=order).status == Delivery.Status.SENT
     assert len(mail.outbox) == 1
+
+
+def test_broker_down_at_the_last_sale_the_sweep_still_marks_sold_out(
+    client, active_listing, buy, monkeypatch, settings
+):
+    """With the after-sale message lost, the listing is sold out once the stock sweep runs,
+    and the seller's code.sold webhook row was written with the sale (outbox)."""
+    from codes.models import WebhookDelivery
+    from listings.models import Listing
+    from sales import tasks
+    from sales.services import listings_stock_sweep
+
+    settings.WEBHOOKS_ALLOW_PRIVATE_URLS = True
+    listing = active_listing(codes=1)
+    client.force_login(listing.seller)
+    client.post("/sell/webhooks/", {"url": "http://127.0.0.1:9/hook"})
+    client.logout()
+
+    def broker_down(*args, **kwargs):
+        raise ConnectionError("Connection refused")
+
+    monkeypatch.setattr(tasks.order_fulfilled, "delay", broker_down)
+    monkeypatch.setattr(tasks.order_deliver, "delay", broker_down)
+    from codes import tasks as code_tasks
+
+    monkeypatch.setattr(code_tasks.webhook_send, "delay", broker_down)
+    buy(listing)
+    listing.refresh_from_db()
+    assert listing.status == Listing.Status.ACTIVE  # the check never ran
+    assert (
+        WebhookDelivery.objects.filter(event="code.sold", status="pending").count() == 1
+    )
+    monkeypatch.undo()
+    assert listings_stock_sweep() == [listing.pk]
+    listing.refresh_from_db()
+    assert listing.status == Listing.Status.SOLD_OUT
+    assert listings_stock_sweep() == []
