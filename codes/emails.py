@@ -16,4 +16,5 @@ def batch_reviewed_message(batch: CodeBatch) -> EmailMultiAlternatives:
             "listing": batch.listing,
             "approved": batch.status == CodeBatch.Status.APPROVED,
         },
+        batch.seller.language,
     )

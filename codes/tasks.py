@@ -62,7 +62,9 @@ def email_api_key_suspended(api_key_id: int) -> None:
     from .models import ApiKey
 
     key = ApiKey.objects.select_related("seller").get(pk=api_key_id)
-    make_message("api-key-suspended", key.seller.email, {"key": key}).send()
+    make_message(
+        "api-key-suspended", key.seller.email, {"key": key}, key.seller.language
+    ).send()
 
 
 @shared_task

@@ -4,6 +4,7 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest
+from django.utils import translation
 
 CURRENCY_COOKIE = "display_currency"
 
@@ -31,4 +32,7 @@ def site(request: HttpRequest) -> dict[str, Any]:
         "DEBUG": settings.DEBUG,
         "DISPLAY_CURRENCY": currency,
         "DISPLAY_CURRENCY_NAME": CURRENCIES[currency][0],
+        "LANGUAGE_NAME": dict(settings.LANGUAGES).get(
+            translation.get_language() or "en", "English"
+        ),
     }

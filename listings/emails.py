@@ -11,11 +11,20 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import TemplateDoesNotExist, render_to_string
+from django.utils import translation
 
 from .models import Listing
 
 
-def make_message(name: str, to: str, context: dict[str, Any]) -> EmailMultiAlternatives:
+def make_message(
+    name: str, to: str, context: dict[str, Any], language: str = ""
+) -> EmailMultiAlternatives:
+    """Render an email in the recipient's language (the site default when unknown)."""
+    with translation.override(language or settings.LANGUAGE_CODE):
+        return _render(name, to, context)
+
+
+def _render(name: str, to: str, context: dict[str, Any]) -> EmailMultiAlternatives:
     ctx = {"SITE_URL": settings.SITE_URL, **context}
     subject = " ".join(render_to_string(f"emails/{name}-subject.txt", ctx).split())
     body = render_to_string(f"emails/{name}-body.txt", ctx)
@@ -32,4 +41,5 @@ def listing_reviewed_message(listing: Listing) -> EmailMultiAlternatives:
         "listing-reviewed",
         listing.seller.email,
         {"listing": listing, "approved": listing.status != Listing.Status.REJECTED},
+        listing.seller.language,
     )

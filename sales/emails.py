@@ -35,6 +35,7 @@ def delivery_message(order: Order) -> EmailMultiAlternatives:
             "seller": order.listing.seller,
             "codes": codes,
         },
+        order.language,
     )
 
 
@@ -45,13 +46,14 @@ def refund_messages(refund: Refund) -> list[EmailMultiAlternatives]:
         "listing": order.listing,
         "refund": refund,
     }
-    messages = [make_message("order-refunded", order.email, context)]
+    messages = [make_message("order-refunded", order.email, context, order.language)]
     cancelled = _codes(order, ids=refund.code_ids) if refund.code_ids else []
     messages.append(
         make_message(
             "codes-cancelled",
             order.listing.seller.email,
             {**context, "codes": cancelled},
+            order.listing.seller.language,
         )
     )
     return messages
@@ -64,4 +66,5 @@ def stock_alert_message(
         f"listing-{kind.replace('_', '-')}",
         listing.seller.email,
         {"listing": listing, "available": available},
+        listing.seller.language,
     )

@@ -40,6 +40,11 @@ class Order(models.Model):
         related_name="purchases",
     )
     email = models.EmailField()
+    language = models.CharField(
+        max_length=8,
+        default="en",
+        help_text="The buyer's language at checkout, for emails.",
+    )
     # The capability in the order page's link: unguessable, never derived from ids.
     token = models.CharField(
         max_length=64, unique=True, default=new_token, editable=False

@@ -76,7 +76,12 @@ class PlacedOrder:
 
 
 def order_place(
-    *, listing_id: int, quantity: int, email: str, buyer: Any = None
+    *,
+    listing_id: int,
+    quantity: int,
+    email: str,
+    buyer: Any = None,
+    language: str = "en",
 ) -> PlacedOrder:
     """Create a pending order and reserve its codes, in one transaction.
 
@@ -95,6 +100,7 @@ def order_place(
             seller_id=listing.seller_id,
             buyer=buyer if buyer is not None and buyer.is_authenticated else None,
             email=email.strip().lower(),
+            language=language,
             quantity=quantity,
             unit_price=listing.price,
             amount=listing.price * quantity,

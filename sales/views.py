@@ -17,6 +17,7 @@ from django.http import (
 )
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import translation
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -77,6 +78,7 @@ def checkout(request: HttpRequest, pk: int) -> HttpResponse:
             quantity=form.cleaned_data["quantity"],
             email=form.cleaned_data["email"],
             buyer=request.user,
+            language=translation.get_language() or "en",
         )
     except OutOfStock:
         messages.error(request, "Sorry, this item is sold out: no payment was taken.")

@@ -3,7 +3,9 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 from .models import User
 
@@ -36,10 +38,7 @@ class ProfileForm(forms.ModelForm):
 class PreferencesForm(forms.Form):
     """Display preferences; guests keep them in a cookie, accounts on the user."""
 
-    language = forms.ChoiceField(
-        label="Language", choices=[("en", "English")], initial="en",
-        help_text="More languages are coming.",
-    )  # fmt: skip
+    language = forms.ChoiceField(label=_("Language"), choices=settings.LANGUAGES)
     display_currency = forms.ChoiceField(
         label="Show prices also in",
         choices=[],

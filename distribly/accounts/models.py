@@ -44,6 +44,9 @@ class User(AbstractUser):
         blank=True,
         help_text="Shown to buyers on your product pages and in their emails.",
     )
+    language = models.CharField(
+        max_length=8, blank=True, help_text="Pages and emails in this language."
+    )
     display_currency = models.CharField(
         "show prices also in",
         max_length=3,

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
 from allauth.account.models import EmailAddress
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 
 from .forms import PreferencesForm, ProfileForm
 
@@ -17,7 +20,10 @@ def settings_view(request: HttpRequest) -> HttpResponse:
     is_profile = request.method == "POST" and "display_name" in request.POST
     prefs = PreferencesForm(
         None if is_profile else request.POST or None,
-        initial={"display_currency": display_currency(request)},
+        initial={
+            "display_currency": display_currency(request),
+            "language": translation.get_language(),
+        },
     )
     profile = (
         ProfileForm(request.POST if is_profile else None, instance=user)
@@ -27,13 +33,16 @@ def settings_view(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         if profile is not None and is_profile and profile.is_valid():
             profile.save()
-            messages.success(request, "Your profile was saved.")
+            messages.success(request, _("Your profile was saved."))
             return redirect("accounts:settings")
         if not is_profile and prefs.is_valid():
             currency = prefs.cleaned_data["display_currency"]
+            language = prefs.cleaned_data["language"]
             if user.is_authenticated:
                 user.display_currency = currency
-                user.save(update_fields=["display_currency"])
+                user.language = language
+                user.save(update_fields=["display_currency", "language"])
+            translation.activate(language)
             target = request.POST.get("next", "")
             if not url_has_allowed_host_and_scheme(
                 target, allowed_hosts={request.get_host()}
@@ -43,7 +52,13 @@ def settings_view(request: HttpRequest) -> HttpResponse:
             response.set_cookie(
                 CURRENCY_COOKIE, currency, max_age=365 * 24 * 3600, samesite="Lax"
             )
-            messages.success(request, "Your settings were saved.")
+            response.set_cookie(
+                settings.LANGUAGE_COOKIE_NAME,
+                language,
+                max_age=365 * 24 * 3600,
+                samesite="Lax",
+            )
+            messages.success(request, _("Your settings were saved."))
             return response
     verified = (
         EmailAddress.objects.filter(user=user, verified=True).exists()
