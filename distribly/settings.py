@@ -221,7 +221,9 @@ LOGIN_REDIRECT_URL = "/"
 LOGIN_URL = "account_login"
 
 LANGUAGE_CODE = "en"
-LANGUAGES = [("en", "English"), ("es", "Español")]
+# Add a language here only with its complete catalogue in locale/ (Spanish is next):
+# LocaleMiddleware would otherwise switch Django's own strings and leave ours in English.
+LANGUAGES = [("en", "English")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True

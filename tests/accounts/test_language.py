@@ -1,0 +1,49 @@
+"""Language plumbing: the setting is kept, and emails follow the recipient's language."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+pytestmark = pytest.mark.django_db
+
+
+def test_language_is_saved_on_the_account_and_shown_in_the_footer(client, user_factory):
+    user = user_factory()
+    client.force_login(user)
+    client.post(
+        reverse("accounts:settings"), {"language": "en", "display_currency": "EUR"}
+    )
+    user.refresh_from_db()
+    assert user.language == "en"
+    assert (
+        "Your current settings: English · EUR - Euro"
+        in client.get("/").content.decode()
+    )
+
+
+def test_a_browser_asking_for_an_unsupported_language_gets_english_throughout(
+    client, db
+):
+    html = client.get("/accounts/signup/", HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    assert '<html lang="en">' in html and "Sign Up" in html
+
+
+def test_emails_are_rendered_in_the_recipients_language(
+    active_listing, buy, mailoutbox, monkeypatch
+):
+    from django.utils import translation
+
+    from listings import emails
+
+    seen = []
+    real = emails._render
+    monkeypatch.setattr(
+        emails,
+        "_render",
+        lambda *a: seen.append(translation.get_language()) or real(*a),
+    )
+    listing = active_listing(codes=2)
+    order = buy(listing)
+    assert order.language == "en"
+    assert seen and set(seen) == {"en"}
