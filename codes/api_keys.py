@@ -169,7 +169,7 @@ def rate_check(api_key: ApiKey) -> RateState:
 
 def rate_record_failure(api_key: ApiKey) -> bool:
     """A look-up found nothing. Returns True if this failure suspended the key."""
-    window, _ = _window()
+    window, _reset = _window()
     _count_failure(f"api:fail:{api_key.pk}:{window}")
     ApiKey.objects.filter(pk=api_key.pk).update(
         consecutive_failures=F("consecutive_failures") + 1

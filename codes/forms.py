@@ -4,6 +4,7 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 from .generator import (
     ALPHABET_CHOICES,
@@ -24,7 +25,7 @@ class CodesForm(forms.Form):
     SOURCE_GENERATE = "generate"
 
     source = forms.ChoiceField(
-        label="Codes",
+        label=_("Codes"),
         choices=[
             (SOURCE_UPLOAD, "Upload a .csv file of my codes"),
             (SOURCE_GENERATE, "Generate random codes for me"),
@@ -33,7 +34,7 @@ class CodesForm(forms.Form):
         widget=forms.RadioSelect,
     )
     file = forms.FileField(
-        label="Codes file (.csv)",
+        label=_("Codes file (.csv)"),
         required=False,
         help_text=(
             "One code per line, up to 255 characters each (text and URLs allowed, no HTML). "
@@ -41,30 +42,32 @@ class CodesForm(forms.Form):
         ),
     )
     has_header = forms.BooleanField(
-        label="The first line is a header, not a code", required=False
+        label=_("The first line is a header, not a code"), required=False
     )
-    count = forms.IntegerField(label="How many codes", required=False, min_value=1)
+    count = forms.IntegerField(label=_("How many codes"), required=False, min_value=1)
     length = forms.IntegerField(
-        label="Characters per code",
+        label=_("Characters per code"),
         required=False,
         initial=DEFAULT_LENGTH,
         min_value=4,
         max_value=64,
     )
     group = forms.IntegerField(
-        label="Group size (0 for no dashes)",
+        label=_("Group size (0 for no dashes)"),
         required=False,
         initial=DEFAULT_GROUP,
         min_value=0,
         max_value=64,
     )
     alphabet = forms.ChoiceField(
-        label="Characters",
+        label=_("Characters"),
         choices=ALPHABET_CHOICES,
         initial="crockford",
         required=False,
     )
-    prefix = forms.CharField(label="Prefix (optional)", required=False, max_length=40)
+    prefix = forms.CharField(
+        label=_("Prefix (optional)"), required=False, max_length=40
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -83,12 +86,12 @@ class CodesForm(forms.Form):
         if data.get("source") == self.SOURCE_UPLOAD:
             upload = data.get("file")
             if not upload:
-                self.add_error("file", "Choose the .csv file that holds your codes.")
+                self.add_error("file", _("Choose the .csv file that holds your codes."))
             else:
                 if not upload.name.lower().endswith(ALLOWED_EXTENSIONS):
-                    self.add_error("file", "Upload a .csv file (one code per line).")
+                    self.add_error("file", _("Upload a .csv file (one code per line)."))
                 elif upload.size == 0:
-                    self.add_error("file", "The file is empty.")
+                    self.add_error("file", _("The file is empty."))
                 elif upload.size > settings.CODES_UPLOAD_MAX_BYTES:
                     self.add_error(
                         "file",
@@ -97,13 +100,13 @@ class CodesForm(forms.Form):
                     )
         elif data.get("source") == self.SOURCE_GENERATE:
             if not data.get("count"):
-                self.add_error("count", "How many codes should we generate?")
+                self.add_error("count", _("How many codes should we generate?"))
             else:
                 options = self.generator_options()
                 try:
                     options.validate(max_count=settings.CODES_GENERATE_MAX)
                 except GeneratorOptionsError as e:
-                    field, _, message = str(e).partition(": ")
+                    field, _sep, message = str(e).partition(": ")
                     self.add_error(
                         field if field in self.fields else None, message or str(e)
                     )
@@ -122,18 +125,18 @@ class CodesForm(forms.Form):
 
 class ReviewForm(forms.Form):
     reason = forms.CharField(
-        label="Reason (sent to the seller)", widget=forms.Textarea(attrs={"rows": 3})
+        label=_("Reason (sent to the seller)"), widget=forms.Textarea(attrs={"rows": 3})
     )
 
 
 class ValidateForm(forms.Form):
     code = forms.CharField(
-        label="Code",
+        label=_("Code"),
         max_length=1000,
         widget=forms.TextInput(
             attrs={"autocomplete": "off", "spellcheck": "false", "autofocus": True}
         ),
-        help_text="Type or paste the code your buyer gave you.",
+        help_text=_("Type or paste the code your buyer gave you."),
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -143,10 +146,10 @@ class ValidateForm(forms.Form):
 
 class ApiKeyForm(forms.Form):
     name = forms.CharField(
-        label="Name", max_length=80, help_text="e.g. the site or app that uses it"
+        label=_("Name"), max_length=80, help_text=_("e.g. the site or app that uses it")
     )
     scopes = forms.MultipleChoiceField(
-        label="What it may do",
+        label=_("What it may do"),
         choices=[],
         widget=forms.CheckboxSelectMultiple,
         initial=["verify", "redeem"],
@@ -161,7 +164,7 @@ class ApiKeyForm(forms.Form):
 
 
 class WebhookForm(forms.Form):
-    url = forms.URLField(label="Endpoint URL", max_length=500, assume_scheme="https")
+    url = forms.URLField(label=_("Endpoint URL"), max_length=500, assume_scheme="https")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

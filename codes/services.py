@@ -18,6 +18,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from listings.models import Listing
 from listings.services import listing_sync_stock
@@ -332,11 +333,11 @@ def batch_reject(*, batch: CodeBatch, by: Any, reason: str) -> CodeBatch:
     """Reject an imported batch: its codes are withdrawn (and still block re-use)."""
     reason = reason.strip()
     if not reason:
-        raise CodesError("Give the seller a reason for the rejection.")
+        raise CodesError(_("Give the seller a reason for the rejection."))
     with transaction.atomic():
         batch = CodeBatch.objects.select_for_update().get(pk=batch.pk)
         if batch.status != B.IMPORTED:
-            raise CodesError("Only imported batches can be rejected.")
+            raise CodesError(_("Only imported batches can be rejected."))
         _withdraw(batch)
         batch.status = B.REJECTED
         batch.reviewed_at = timezone.now()
@@ -359,7 +360,7 @@ def batch_withdraw_unsold(*, batch: CodeBatch) -> int:
         batch = CodeBatch.objects.select_for_update().get(pk=batch.pk)
         if batch.status not in (B.IMPORTED, B.APPROVED):
             raise CodesError(
-                "Only imported or approved batches have codes to withdraw."
+                _("Only imported or approved batches have codes to withdraw.")
             )
         count = _withdraw(batch)
         listing_sync_stock(listing_id=batch.listing_id)
@@ -392,10 +393,12 @@ def batch_codes_export(
     """(line, code, status) of every code of a generated batch, audited."""
     if batch.source != CodeBatch.Source.GENERATED:
         raise CodesError(
-            "Only generated batches can be downloaded: you already have the codes you uploaded."
+            _(
+                "Only generated batches can be downloaded: you already have the codes you uploaded."
+            )
         )
     if batch.status not in (B.IMPORTED, B.APPROVED, B.REJECTED):
-        raise CodesError("The codes are not ready yet.")
+        raise CodesError(_("The codes are not ready yet."))
     _audit(
         user=user,
         kind=CodeReveal.Kind.BATCH_DOWNLOAD,

@@ -10,6 +10,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from django.utils.translation import gettext as _
+
 # One definition of "HTML" for codes and seller text. A lone "<" (as in "a<b")
 # is not HTML and stays allowed.
 from listings.text import HTML_RE
@@ -74,7 +76,7 @@ def normalise(text: str) -> Normalised:
                     f"Contains a control character ({_describe_char(ch)}) at column {i + 1}"
                 )
     if "<" in text and HTML_RE.search(text):
-        raise InvalidCode("Contains HTML, which can't be used in codes")
+        raise InvalidCode(_("Contains HTML, which can't be used in codes"))
     if len(text) > MAX_CODE_LENGTH:
         raise InvalidCode(
             f"Too long: {len(text)} characters; the limit is {MAX_CODE_LENGTH}"

@@ -14,6 +14,7 @@ from django.http import (
     JsonResponse,
 )
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from listings.downloads import csv_response
@@ -103,7 +104,9 @@ def batch_add(request: HttpRequest, pk: int) -> HttpResponse:
     """Add codes to an existing listing: a new batch, uploaded or generated."""
     listing = _own_listing(request, pk)
     if listing.status == Listing.Status.ARCHIVED:
-        messages.error(request, "This listing is archived: codes can't be added to it.")
+        messages.error(
+            request, _("This listing is archived: codes can't be added to it.")
+        )
         return redirect("listings:listing-list")
     form = CodesForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
@@ -112,7 +115,7 @@ def batch_add(request: HttpRequest, pk: int) -> HttpResponse:
         except CodesError as e:
             form.add_error(None, str(e))
         else:
-            messages.success(request, "Your codes are being imported.")
+            messages.success(request, _("Your codes are being imported."))
             return redirect(batch)
     return render(
         request, "codes/batch_add.html", {"listing": listing, "codes_form": form}
@@ -276,7 +279,7 @@ def validate_redeem(request: HttpRequest, code_id: int) -> HttpResponse:
             )
         )
     else:
-        messages.success(request, "Marked as redeemed.")
+        messages.success(request, _("Marked as redeemed."))
     return _validate_render(request, ValidateForm(), state)
 
 
@@ -300,7 +303,7 @@ def validate_cancel(request: HttpRequest, code_id: int) -> HttpResponse:
         )
     else:
         messages.success(
-            request, "The code is cancelled: it can't be used or sold again."
+            request, _("The code is cancelled: it can't be used or sold again.")
         )
     return _validate_render(request, ValidateForm(), state)
 
@@ -353,7 +356,7 @@ def webhooks_view(request: HttpRequest) -> HttpResponse:
         except WebhookURLError as e:
             form.add_error("url", str(e).split(": ", 1)[-1])
         else:
-            messages.success(request, "Webhook endpoint saved.")
+            messages.success(request, _("Webhook endpoint saved."))
             return redirect("codes:webhooks")
     deliveries = endpoint.deliveries.all()[:50] if endpoint else []
     return render(
@@ -371,7 +374,7 @@ def webhook_test_view(request: HttpRequest) -> HttpResponse:
     except CodesError as e:
         messages.error(request, str(e))
     else:
-        messages.success(request, "Test event sent; see the delivery log below.")
+        messages.success(request, _("Test event sent; see the delivery log below."))
     return redirect("codes:webhooks")
 
 
@@ -379,5 +382,5 @@ def webhook_test_view(request: HttpRequest) -> HttpResponse:
 @verified_email_required
 def webhook_disable_view(request: HttpRequest) -> HttpResponse:
     endpoint_disable(seller=request.user)
-    messages.success(request, "Webhooks are off.")
+    messages.success(request, _("Webhooks are off."))
     return redirect("codes:webhooks")

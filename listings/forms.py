@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from .currency import CHOICES, decimals
 from .models import Listing
@@ -8,7 +9,7 @@ from .text import reject_html
 
 
 class ListingForm(forms.ModelForm):
-    currency = forms.ChoiceField(choices=[], label="Currency")
+    currency = forms.ChoiceField(choices=[], label=_("Currency"))
 
     class Meta:
         model = Listing

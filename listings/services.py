@@ -11,6 +11,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from .exceptions import ListingError
 from .models import Listing
@@ -44,7 +45,7 @@ def listing_create(*, seller: Any, **fields: Any) -> Listing:
 def listing_update(*, listing: Listing, **fields: Any) -> Listing:
     """Edit a listing. Editing a rejected listing sends it back to review."""
     if listing.status == S.ARCHIVED:
-        raise ListingError("An archived listing can't be edited.")
+        raise ListingError(_("An archived listing can't be edited."))
     for name, value in fields.items():
         if name not in EDITABLE_FIELDS:
             raise TypeError(f"unknown listing field: {name}")
@@ -108,11 +109,11 @@ def listing_approve(*, listing: Listing, by: Any) -> Listing:
 def listing_reject(*, listing: Listing, by: Any, reason: str) -> Listing:
     reason = reason.strip()
     if not reason:
-        raise ListingError("Give the seller a reason for the rejection.")
+        raise ListingError(_("Give the seller a reason for the rejection."))
     with transaction.atomic():
         listing = Listing.objects.select_for_update().get(pk=listing.pk)
         if listing.status != S.PENDING_REVIEW:
-            raise ListingError("Only listings pending review can be rejected.")
+            raise ListingError(_("Only listings pending review can be rejected."))
         listing.status = S.REJECTED
         listing.review_note = reason
         listing.reviewed_at = timezone.now()
@@ -126,7 +127,7 @@ def listing_pause(*, listing: Listing) -> Listing:
     with transaction.atomic():
         listing = Listing.objects.select_for_update().get(pk=listing.pk)
         if listing.status not in (S.ACTIVE, S.SOLD_OUT):
-            raise ListingError("Only a listing that is on sale can be paused.")
+            raise ListingError(_("Only a listing that is on sale can be paused."))
         listing.status = S.PAUSED
         listing.save(update_fields=["status", "updated_at"])
     return listing
@@ -136,7 +137,7 @@ def listing_resume(*, listing: Listing) -> Listing:
     with transaction.atomic():
         listing = Listing.objects.select_for_update().get(pk=listing.pk)
         if listing.status != S.PAUSED:
-            raise ListingError("Only a paused listing can be resumed.")
+            raise ListingError(_("Only a paused listing can be resumed."))
         listing.status = _status_for_stock(listing_stock(listing=listing))
         listing.save(update_fields=["status", "updated_at"])
     return listing

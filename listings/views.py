@@ -12,6 +12,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_GET, require_POST
 
@@ -84,7 +85,7 @@ def listing_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def listing_edit(request: HttpRequest, pk: int) -> HttpResponse:
     listing = get_object_or_404(Listing, pk=pk, seller=request.user)
     if not listing.is_editable:
-        messages.error(request, "An archived listing can't be edited.")
+        messages.error(request, _("An archived listing can't be edited."))
         return redirect("listings:listing-list")
     form = ListingForm(request.POST or None, instance=listing)
     if request.method == "POST" and form.is_valid():

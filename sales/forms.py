@@ -3,15 +3,16 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from .models import Order
 
 
 class CheckoutForm(forms.Form):
-    quantity = forms.IntegerField(label="Quantity", min_value=1, initial=1)
+    quantity = forms.IntegerField(label=_("Quantity"), min_value=1, initial=1)
     email = forms.EmailField(
-        label="Email for your code",
-        help_text="We send your code here as soon as your payment is confirmed.",
+        label=_("Email for your code"),
+        help_text=_("We send your code here as soon as your payment is confirmed."),
     )
 
     def __init__(self, *args: Any, max_quantity: int, **kwargs: Any) -> None:
@@ -33,13 +34,13 @@ class CheckoutForm(forms.Form):
 
 class SalesFilterForm(forms.Form):
     listing = forms.TypedChoiceField(
-        label="Item", required=False, coerce=int, empty_value=None
+        label=_("Item"), required=False, coerce=int, empty_value=None
     )
     date_from = forms.DateField(
-        label="From", required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
     date_to = forms.DateField(
-        label="To", required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
 
     def __init__(

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q, Sum
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from codes.exceptions import OutOfStock
 from codes.services import (
@@ -90,7 +91,7 @@ def order_place(
     with transaction.atomic():
         listing = Listing.objects.get(pk=listing_id)
         if listing.status != Listing.Status.ACTIVE:
-            raise OrderError("Sorry, this item is not on sale right now.")
+            raise OrderError(_("Sorry, this item is not on sale right now."))
         if not 1 <= quantity <= listing.max_per_order:
             raise OrderError(
                 f"You can buy between 1 and {listing.max_per_order} at a time."
@@ -347,14 +348,14 @@ def delivery_give_up(*, delivery_id: int, error: str) -> None:
 def order_resend(*, order: Order) -> Delivery:
     """The buyer asks for the email again."""
     if not order.has_codes:
-        raise OrderError("There are no codes to send for this order yet.")
+        raise OrderError(_("There are no codes to send for this order yet."))
     with transaction.atomic():
         recent = order.deliveries.filter(
             created_at__gt=timezone.now() - timedelta(minutes=1)
         ).exists()
         if recent:
             raise OrderError(
-                "We sent this email less than a minute ago; please check your inbox."
+                _("We sent this email less than a minute ago; please check your inbox.")
             )
         delivery = Delivery.objects.create(order=order)
         from .tasks import order_deliver
@@ -453,7 +454,7 @@ def order_refund(
         pending = order.refunds.filter(status=Refund.Status.PENDING).first()
         if pending is not None:
             if pending.created_at > timezone.now() - STALE_REFUND:
-                raise RefundError("A refund of this order is already in progress.")
+                raise RefundError(_("A refund of this order is already in progress."))
             refund = pending  # resume: same idempotency key, same provider refund
         else:
             refundable = _refundable_codes(order)
@@ -466,18 +467,22 @@ def order_refund(
                 amount = order.amount - order.refunded_amount
             else:
                 if order.status not in (OS.FULFILLED, OS.REFUNDED):
-                    raise RefundError("Only a paid order with codes can be refunded.")
+                    raise RefundError(
+                        _("Only a paid order with codes can be refunded.")
+                    )
                 wanted = (
                     refundable
                     if code_ids is None
                     else [i for i in code_ids if i in refundable]
                 )
                 if not wanted:
-                    raise RefundError("Those codes are already refunded or cancelled.")
+                    raise RefundError(
+                        _("Those codes are already refunded or cancelled.")
+                    )
                 amount = order.unit_price * len(wanted)
             payment = order.payments.filter(status=Payment.Status.CONFIRMED).first()
             if payment is None:
-                raise RefundError("This order has no confirmed payment to refund.")
+                raise RefundError(_("This order has no confirmed payment to refund."))
             refund = Refund.objects.create(
                 order=order,
                 payment=payment,

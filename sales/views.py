@@ -18,6 +18,7 @@ from django.http import (
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import translation
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -81,7 +82,9 @@ def checkout(request: HttpRequest, pk: int) -> HttpResponse:
             language=translation.get_language() or "en",
         )
     except OutOfStock:
-        messages.error(request, "Sorry, this item is sold out: no payment was taken.")
+        messages.error(
+            request, _("Sorry, this item is sold out: no payment was taken.")
+        )
         return redirect(listing)
     except OrderError as e:
         messages.error(request, str(e))

@@ -14,10 +14,10 @@ class SignupForm(forms.Form):
     """Extra signup fields, used by allauth through ACCOUNT_SIGNUP_FORM_CLASS."""
 
     display_name = forms.CharField(
-        label="Your name or shop name",
+        label=_("Your name or shop name"),
         max_length=80,
         required=False,
-        help_text="Shown to buyers if you sell. You can change it later.",
+        help_text=_("Shown to buyers if you sell. You can change it later."),
     )
 
     def signup(self, request: HttpRequest, user: User) -> None:
@@ -40,9 +40,11 @@ class PreferencesForm(forms.Form):
 
     language = forms.ChoiceField(label=_("Language"), choices=settings.LANGUAGES)
     display_currency = forms.ChoiceField(
-        label="Show prices also in",
+        label=_("Show prices also in"),
         choices=[],
-        help_text="You always pay in the seller's currency; we show an approximate amount in yours.",
+        help_text=_(
+            "You always pay in the seller's currency; we show an approximate amount in yours."
+        ),
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
