@@ -12,6 +12,8 @@ import os
 import re
 from collections import Counter
 
+from django.utils.translation import gettext as _
+
 SAMPLE_SIZE = 5000
 MIN_LENGTH = 6
 MIN_BITS = 40
@@ -38,36 +40,46 @@ class Analyzer:
         found: list[str] = []
         if self.short:
             found.append(
-                f"{self.short:,} code(s) are shorter than {MIN_LENGTH} characters: "
-                "short codes are easy to guess."
+                _(
+                    "%(count)s code(s) are shorter than %(min)d characters: short codes are easy to guess."
+                )
+                % {"count": f"{self.short:,}", "min": MIN_LENGTH}
             )
         if len(self.sample) < 2:
             return found
         sequence = _sequence_step(self.sample)
         if sequence is not None:
             found.append(
-                f"Codes look sequential (each differs from the previous by {sequence}): "
-                "anyone with one code could guess others."
+                _(
+                    "Codes look sequential (each differs from the previous by %(step)s): anyone with one code could guess others."
+                )
+                % {"step": sequence}
             )
         prefix = len(os.path.commonprefix(self.sample))
         shortest = min(len(v) for v in self.sample)
         if prefix >= 4 and shortest - prefix <= 6:
             found.append(
-                f"All codes share their first {prefix} characters and differ only in the last "
-                f"{shortest - prefix}: the varying part is short."
+                _(
+                    "All codes share their first %(prefix)d characters and differ only in the last %(rest)d: the varying part is short."
+                )
+                % {"prefix": prefix, "rest": shortest - prefix}
             )
         if len(self.sample) >= 20:
             bits = _estimated_bits(self.sample, prefix)
             if bits < MIN_BITS:
                 found.append(
-                    f"The varying part of the codes carries about {bits:.0f} bits of randomness "
-                    f"(under {MIN_BITS}): they could be guessed. Use the generator or longer random codes."
+                    _(
+                        "The varying part of the codes carries about %(bits).0f bits of randomness (under %(min)d): they could be guessed. Use the generator or longer random codes."
+                    )
+                    % {"bits": bits, "min": MIN_BITS}
                 )
         near = _near_duplicates(self.sample)
         if near > max(2, len(self.sample) // 100):
             found.append(
-                f"{near:,} pairs of codes (in the first {len(self.sample):,}) differ by a single "
-                "character: codes should not be derived from one another."
+                _(
+                    "%(count)s pairs of codes (in the first %(sample)s) differ by a single character: codes should not be derived from one another."
+                )
+                % {"count": f"{near:,}", "sample": f"{len(self.sample):,}"}
             )
         return found
 

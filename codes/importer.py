@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.utils.translation import gettext as _
 
 from .analysis import Analyzer
 from .crypto import get_keyring
@@ -133,8 +134,11 @@ def stage_lines(
         report.lines = number
         if number > max_lines:
             raise ImportFailed(
-                f"The file has more than {max_lines:,} lines. Split it into smaller files "
-                "and upload them as separate batches."
+                _(
+                    "The file has more than %(max)s lines. Split it into smaller files "
+                    "and upload them as separate batches."
+                )
+                % {"max": f"{max_lines:,}"}
             )
         if number == 1 and has_header:
             continue
@@ -147,7 +151,8 @@ def stage_lines(
                     None,
                     ciphertext,
                     key_id,
-                    f"Could not be decoded as {encoding_name()} text",
+                    _("Could not be decoded as %(encoding)s text")
+                    % {"encoding": encoding_name()},
                 )
             )
         else:
@@ -177,11 +182,17 @@ def stage_lines(
     progress(report.lines)
     if invisible_chars:
         report.warnings.append(
-            f"Removed {invisible_chars:,} invisible character(s) (zero-width spaces, joiners or "
-            f"byte-order marks) from {invisible_lines:,} line(s)."
+            _(
+                "Removed %(chars)s invisible character(s) (zero-width spaces, joiners or "
+                "byte-order marks) from %(lines)s line(s)."
+            )
+            % {"chars": f"{invisible_chars:,}", "lines": f"{invisible_lines:,}"}
         )
     if report.skipped_blank:
-        report.warnings.append(f"Skipped {report.skipped_blank:,} blank line(s).")
+        report.warnings.append(
+            _("Skipped %(count)s blank line(s).")
+            % {"count": f"{report.skipped_blank:,}"}
+        )
     report.analysis = analyzer.warnings()
     return stage, report
 
@@ -221,9 +232,9 @@ DUPLICATES_SQL = f"""
 INSERT INTO codes_batchissue (batch_id, line, kind, reason, ciphertext, key_id)
 SELECT %s, s.line, 'duplicate',
        CASE WHEN c.batch_id = %s
-            THEN 'Duplicate of line ' || c.line || ' in this file'
-            ELSE 'Duplicate of a code you already have (batch #' || c.batch_id
-                 || ' of "' || SUBSTR(l.title, 1, 120) || '")'
+            THEN REPLACE(%s, '{{line}}', CAST(c.line AS TEXT))
+            ELSE REPLACE(REPLACE(%s, '{{batch}}', CAST(c.batch_id AS TEXT)),
+                         '{{title}}', SUBSTR(l.title, 1, 120))
        END,
        s.ciphertext, s.key_id
 FROM {STAGE} s
@@ -264,7 +275,16 @@ def merge_stage(
         if report.accepted < report.valid:
             # Only when some staged code was not inserted is there anything to find:
             # a clean file skips a million index probes.
-            c.execute(DUPLICATES_SQL, [batch_id, batch_id, seller_id, batch_id])
+            # The reasons are translated here (the import runs in the seller's language)
+            # and filled in by the database.
+            in_file = _("Duplicate of line {line} in this file")
+            elsewhere = _(
+                'Duplicate of a code you already have (batch #{batch} of "{title}")'
+            )
+            c.execute(
+                DUPLICATES_SQL,
+                [batch_id, batch_id, in_file, elsewhere, seller_id, batch_id],
+            )
             report.duplicates = c.rowcount
         if (
             report.accepted + report.duplicates != report.valid

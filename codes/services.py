@@ -17,7 +17,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import connection, transaction
 from django.db.models import F, Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from listings.models import Listing
@@ -173,6 +173,13 @@ def code_batch_import(*, batch_id: int) -> CodeBatch:
     batch = CodeBatch.objects.select_related("listing", "seller").get(pk=batch_id)
     if token is None:
         return batch
+    # Reasons and warnings are stored as text: write them in the seller's language.
+    with translation.override(batch.seller.language or settings.LANGUAGE_CODE):
+        return _import_claimed(batch, token)
+
+
+def _import_claimed(batch: CodeBatch, token: str) -> CodeBatch:
+    batch_id = batch.pk
 
     state = ReadState()
     last_beat = [timezone.now()]

@@ -67,19 +67,22 @@ def normalise(text: str) -> Normalised:
         bad = ASCII_CONTROL_RE.search(text)
         if bad:
             raise InvalidCode(
-                f"Contains a control character ({_describe_char(bad.group())}) at column {bad.start() + 1}"
+                _("Contains a control character (%(char)s) at column %(column)d")
+                % {"char": _describe_char(bad.group()), "column": bad.start() + 1}
             )
     else:
         for i, ch in enumerate(text):
             if unicodedata.category(ch) == "Cc" or ch in "\u2028\u2029":
                 raise InvalidCode(
-                    f"Contains a control character ({_describe_char(ch)}) at column {i + 1}"
+                    _("Contains a control character (%(char)s) at column %(column)d")
+                    % {"char": _describe_char(ch), "column": i + 1}
                 )
     if "<" in text and HTML_RE.search(text):
         raise InvalidCode(_("Contains HTML, which can't be used in codes"))
     if len(text) > MAX_CODE_LENGTH:
         raise InvalidCode(
-            f"Too long: {len(text)} characters; the limit is {MAX_CODE_LENGTH}"
+            _("Too long: %(length)d characters; the limit is %(limit)d")
+            % {"length": len(text), "limit": MAX_CODE_LENGTH}
         )
     return Normalised(text, removed)
 
