@@ -73,11 +73,9 @@ class CodesForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.label_suffix = ""
         max_mb = settings.CODES_UPLOAD_MAX_BYTES / MB
-        self.fields[
-            "file"
-        ].help_text += (
-            f" Up to {max_mb:.0f} MB and {settings.CODES_UPLOAD_MAX_LINES:,} lines."
-        )
+        self.fields["file"].help_text += _(
+            " Up to %(mb).0f MB and %(lines)s lines."
+        ) % {"mb": max_mb, "lines": f"{settings.CODES_UPLOAD_MAX_LINES:,}"}
         self.fields["count"].max_value = settings.CODES_GENERATE_MAX
         self.fields["count"].widget.attrs["max"] = settings.CODES_GENERATE_MAX
 
@@ -95,8 +93,13 @@ class CodesForm(forms.Form):
                 elif upload.size > settings.CODES_UPLOAD_MAX_BYTES:
                     self.add_error(
                         "file",
-                        f"The file is {upload.size / MB:.1f} MB; the limit is "
-                        f"{settings.CODES_UPLOAD_MAX_BYTES / MB:.0f} MB. Split it into several uploads.",
+                        _(
+                            "The file is %(size).1f MB; the limit is %(limit).0f MB. Split it into several uploads."
+                        )
+                        % {
+                            "size": upload.size / MB,
+                            "limit": settings.CODES_UPLOAD_MAX_BYTES / MB,
+                        },
                     )
         elif data.get("source") == self.SOURCE_GENERATE:
             if not data.get("count"):

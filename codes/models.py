@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
 from listings.models import Listing
 
@@ -12,18 +13,18 @@ class CodeBatch(models.Model):
     """One upload or one generation run of codes for a listing."""
 
     class Status(models.TextChoices):
-        RECEIVED = "received", "Received"
-        IMPORTING = "importing", "Importing"
-        IMPORTED = "imported", "Imported, awaiting review"
-        APPROVED = "approved", "Approved"
-        REJECTED = "rejected", "Rejected"
-        FAILED = "failed", "Failed"
+        RECEIVED = "received", _("Received")
+        IMPORTING = "importing", _("Importing")
+        IMPORTED = "imported", _("Imported, awaiting review")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
+        FAILED = "failed", _("Failed")
 
     class Source(models.TextChoices):
-        UPLOAD = "upload", "Uploaded file"
-        GENERATED = "generated", "Generated"
-        API = "api", "API"
-        COMMAND = "command", "Command line"
+        UPLOAD = "upload", _("Uploaded file")
+        GENERATED = "generated", _("Generated")
+        API = "api", _("API")
+        COMMAND = "command", _("Command line")
 
     FINISHED = (Status.IMPORTED, Status.APPROVED, Status.REJECTED, Status.FAILED)
 
@@ -101,8 +102,8 @@ class BatchIssue(models.Model):
     """A line of a batch that did not become a code, with why."""
 
     class Kind(models.TextChoices):
-        REJECTED = "rejected", "Rejected"
-        DUPLICATE = "duplicate", "Duplicate"
+        REJECTED = "rejected", _("Rejected")
+        DUPLICATE = "duplicate", _("Duplicate")
 
     batch = models.ForeignKey(
         CodeBatch, on_delete=models.CASCADE, related_name="issues"
@@ -130,12 +131,12 @@ class Code(models.Model):
     """One sellable code. The value is only ever stored encrypted (codes/crypto.py)."""
 
     class Status(models.TextChoices):
-        AVAILABLE = "available", "Available"
-        RESERVED = "reserved", "Reserved"
-        SOLD = "sold", "Sold"
-        REDEEMED = "redeemed", "Redeemed"
-        CANCELLED = "cancelled", "Cancelled"
-        WITHDRAWN = "withdrawn", "Withdrawn"
+        AVAILABLE = "available", _("Available")
+        RESERVED = "reserved", _("Reserved")
+        SOLD = "sold", _("Sold")
+        REDEEMED = "redeemed", _("Redeemed")
+        CANCELLED = "cancelled", _("Cancelled")
+        WITHDRAWN = "withdrawn", _("Withdrawn")
 
     # Codes are inserted only by the import merge (codes/importer.py), which copies
     # seller, listing and batch from the batch row it holds locked, and nothing
@@ -246,10 +247,10 @@ class CodeReveal(models.Model):
     """Audit trail: who saw which code values, when, and how."""
 
     class Kind(models.TextChoices):
-        BATCH_DOWNLOAD = "batch_download", "Downloaded a generated batch"
-        REJECTED_DOWNLOAD = "rejected_download", "Downloaded rejected lines"
-        SHOW_CODE = "show_code", "Show code"
-        VALIDATE = "validate", "Validated a code"
+        BATCH_DOWNLOAD = "batch_download", _("Downloaded a generated batch")
+        REJECTED_DOWNLOAD = "rejected_download", _("Downloaded rejected lines")
+        SHOW_CODE = "show_code", _("Show code")
+        VALIDATE = "validate", _("Validated a code")
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
@@ -276,10 +277,10 @@ class ApiKey(models.Model):
     """A seller's key for the HTTP API. Only a hash is stored; the key is shown once."""
 
     class Scope(models.TextChoices):
-        VERIFY = "verify", "Verify codes"
-        REDEEM = "redeem", "Redeem codes"
-        REVOKE = "revoke", "Revoke codes"
-        UPLOAD = "upload", "Upload codes and read listings"
+        VERIFY = "verify", _("Verify codes")
+        REDEEM = "redeem", _("Redeem codes")
+        REVOKE = "revoke", _("Revoke codes")
+        UPLOAD = "upload", _("Upload codes and read listings")
 
     seller = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys"
@@ -331,10 +332,10 @@ class WebhookDelivery(models.Model):
     """
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SENDING = "sending", "Sending"
-        SENT = "sent", "Delivered"
-        FAILED = "failed", "Failed"
+        PENDING = "pending", _("Pending")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Delivered")
+        FAILED = "failed", _("Failed")
 
     endpoint = models.ForeignKey(
         WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"

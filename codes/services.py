@@ -80,7 +80,8 @@ def batch_create_upload(
     if size > settings.CODES_UPLOAD_MAX_BYTES:
         _upload_path(name).unlink(missing_ok=True)
         raise CodesError(
-            f"The file is {size / 2**20:.1f} MB; the limit is {settings.CODES_UPLOAD_MAX_BYTES / 2**20:.0f} MB."
+            _("The file is %(size).1f MB; the limit is %(limit).0f MB.")
+            % {"size": size / 2**20, "limit": settings.CODES_UPLOAD_MAX_BYTES / 2**20}
         )
     try:
         with transaction.atomic():
@@ -321,7 +322,8 @@ def batch_approve(*, batch: CodeBatch, by: Any) -> CodeBatch:
         batch = CodeBatch.objects.select_for_update().get(pk=batch.pk)
         if batch.status != B.IMPORTED:
             raise CodesError(
-                f"Only imported batches can be approved (this one is {batch.get_status_display().lower()})."
+                _("Only imported batches can be approved (this one is %(status)s).")
+                % {"status": batch.get_status_display().lower()}
             )
         Code.objects.filter(batch=batch, status=Code.Status.AVAILABLE).update(
             approved=True

@@ -15,6 +15,7 @@ from django.http import (
 )
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from listings.downloads import csv_response
@@ -89,7 +90,10 @@ def unique_codes_create(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(
                 request,
-                f"“{listing.title}” is submitted for review. We're importing your codes now.",
+                _(
+                    "“%(title)s” is submitted for review. We're importing your codes now."
+                )
+                % {"title": listing.title},
             )
             return redirect(batch)
     return render(
@@ -202,7 +206,12 @@ def batch_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.success(
             request,
-            f"Withdrew {count:,} unsold code{'s' if count != 1 else ''} of batch #{batch.pk}.",
+            ngettext(
+                "Withdrew %(count)s unsold code of batch #%(batch)d.",
+                "Withdrew %(count)s unsold codes of batch #%(batch)d.",
+                count,
+            )
+            % {"count": f"{count:,}", "batch": batch.pk},
         )
     return redirect(batch)
 
@@ -340,7 +349,7 @@ def api_keys_view(request: HttpRequest) -> HttpResponse:
 def api_key_revoke_view(request: HttpRequest, pk: int) -> HttpResponse:
     key = get_object_or_404(ApiKey, pk=pk, seller=request.user)
     api_key_revoke(api_key=key)
-    messages.success(request, f"Revoked the key “{key.name}”.")
+    messages.success(request, _("Revoked the key “%(name)s”.") % {"name": key.name})
     return redirect("codes:api-keys")
 
 

@@ -24,22 +24,28 @@ class ListingForm(forms.ModelForm):
             "low_stock_threshold",
         ]
         labels = {
-            "title": "Product title",
-            "description": "Description",
-            "price": "Price",
-            "instructions": "Instructions for the buyer",
-            "restrictions": "Restrictions",
-            "max_per_order": "Maximum codes per order",
-            "low_stock_threshold": "Low-stock alert below",
+            "title": _("Product title"),
+            "description": _("Description"),
+            "price": _("Price"),
+            "instructions": _("Instructions for the buyer"),
+            "restrictions": _("Restrictions"),
+            "max_per_order": _("Maximum codes per order"),
+            "low_stock_threshold": _("Low-stock alert below"),
         }
         help_texts = {
-            "description": "Plain text. Links are shown as links; HTML can't be used.",
-            "instructions": (
+            "description": _(
+                "Plain text. Links are shown as links; HTML can't be used."
+            ),
+            "instructions": _(
                 "Sent to the buyer with their code: tell them how to use it. Plain text; "
                 "URLs and email addresses become links; HTML can't be used."
             ),
-            "restrictions": 'Optional, shown prominently: e.g. "Only redeemable at our Leeds branch".',
-            "low_stock_threshold": "Optional: email me when fewer than this many codes are left.",
+            "restrictions": _(
+                'Optional, shown prominently: e.g. "Only redeemable at our Leeds branch".'
+            ),
+            "low_stock_threshold": _(
+                "Optional: email me when fewer than this many codes are left."
+            ),
         }
         widgets = {
             "description": forms.Textarea(attrs={"rows": 5}),
@@ -63,22 +69,26 @@ class ListingForm(forms.ModelForm):
             and price != price.to_integral_value()
         ):
             self.add_error(
-                "price", f"{currency} has no minor unit: use a whole amount."
+                "price",
+                _("%(currency)s has no minor unit: use a whole amount.")
+                % {"currency": currency},
             )
         return data
 
     def clean_title(self) -> str:
-        return reject_html(self.cleaned_data["title"].strip(), "The title")
+        return reject_html(self.cleaned_data["title"].strip(), _("The title"))
 
     def clean_description(self) -> str:
-        return reject_html(self.cleaned_data["description"].strip(), "The description")
+        return reject_html(
+            self.cleaned_data["description"].strip(), _("The description")
+        )
 
     def clean_instructions(self) -> str:
         return reject_html(
-            self.cleaned_data["instructions"].strip(), "The instructions"
+            self.cleaned_data["instructions"].strip(), _("The instructions")
         )
 
     def clean_restrictions(self) -> str:
         return reject_html(
-            self.cleaned_data["restrictions"].strip(), "The restrictions"
+            self.cleaned_data["restrictions"].strip(), _("The restrictions")
         )

@@ -6,22 +6,23 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
 
 class Listing(models.Model):
     """An item a seller lists. Today every listing sells unique codes."""
 
     class Status(models.TextChoices):
-        DRAFT = "draft", "Draft"
-        PENDING_REVIEW = "pending_review", "Pending review"
-        ACTIVE = "active", "Active"
-        SOLD_OUT = "sold_out", "Sold out"
-        PAUSED = "paused", "Paused"
-        REJECTED = "rejected", "Rejected"
-        ARCHIVED = "archived", "Archived"
+        DRAFT = "draft", _("Draft")
+        PENDING_REVIEW = "pending_review", _("Pending review")
+        ACTIVE = "active", _("Active")
+        SOLD_OUT = "sold_out", _("Sold out")
+        PAUSED = "paused", _("Paused")
+        REJECTED = "rejected", _("Rejected")
+        ARCHIVED = "archived", _("Archived")
 
     class Kind(models.TextChoices):
-        UNIQUE_CODES = "unique_codes", "Unique codes"
+        UNIQUE_CODES = "unique_codes", _("Unique codes")
 
     seller = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="listings"

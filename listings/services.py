@@ -95,7 +95,10 @@ def listing_approve(*, listing: Listing, by: Any) -> Listing:
         listing = Listing.objects.select_for_update().get(pk=listing.pk)
         if listing.status != S.PENDING_REVIEW:
             raise ListingError(
-                f"Only listings pending review can be approved (this one is {listing.get_status_display().lower()})."
+                _(
+                    "Only listings pending review can be approved (this one is %(status)s)."
+                )
+                % {"status": listing.get_status_display().lower()}
             )
         listing.status = _status_for_stock(listing_stock(listing=listing))
         listing.review_note = ""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 
 HTML_RE = re.compile(r"<\s*/?\s*[a-zA-Z][^<>]*>|<!--|<!\s*doctype", re.IGNORECASE)
 
@@ -13,7 +14,10 @@ def reject_html(text: str, what: str) -> str:
     match = HTML_RE.search(text)
     if match:
         raise ValidationError(
-            f"{what} can't contain HTML (found {match.group()[:40]!r}). Use plain text: "
-            "links are shown as links automatically."
+            _(
+                "%(what)s can't contain HTML (found %(found)s). Use plain text: "
+                "links are shown as links automatically."
+            )
+            % {"what": what, "found": repr(match.group()[:40])}
         )
     return text

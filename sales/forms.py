@@ -25,7 +25,7 @@ class CheckoutForm(forms.Form):
         quantity: int = self.cleaned_data["quantity"]
         if quantity > self.max_quantity:
             raise forms.ValidationError(
-                f"You can buy up to {self.max_quantity} at a time."
+                _("You can buy up to %(max)d at a time.") % {"max": self.max_quantity}
                 if self.max_quantity
                 else "Sorry, this item is sold out."
             )

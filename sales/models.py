@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
 from listings.models import Listing
 
@@ -19,12 +20,12 @@ class Order(models.Model):
     """A buyer's purchase of `quantity` codes of one listing."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Awaiting payment"
-        PAID = "paid", "Paid"
-        FULFILLED = "fulfilled", "Fulfilled"
-        EXPIRED = "expired", "Expired"
-        FAILED = "failed", "Payment failed"
-        REFUNDED = "refunded", "Refunded"
+        PENDING = "pending", _("Awaiting payment")
+        PAID = "paid", _("Paid")
+        FULFILLED = "fulfilled", _("Fulfilled")
+        EXPIRED = "expired", _("Expired")
+        FAILED = "failed", _("Payment failed")
+        REFUNDED = "refunded", _("Refunded")
 
     listing = models.ForeignKey(
         Listing, on_delete=models.PROTECT, related_name="orders"
@@ -104,11 +105,11 @@ class Payment(models.Model):
     """One attempt to take the money for an order, through one provider."""
 
     class Status(models.TextChoices):
-        CREATED = "created", "Created"
-        PENDING = "pending", "Awaiting the buyer"
-        CONFIRMED = "confirmed", "Confirmed"
-        FAILED = "failed", "Failed"
-        EXPIRED = "expired", "Expired"
+        CREATED = "created", _("Created")
+        PENDING = "pending", _("Awaiting the buyer")
+        CONFIRMED = "confirmed", _("Confirmed")
+        FAILED = "failed", _("Failed")
+        EXPIRED = "expired", _("Expired")
 
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="payments")
     provider = models.CharField(max_length=20)
@@ -151,10 +152,10 @@ class Delivery(models.Model):
     """An email with an order's codes: an outbox row, claimed and sent by a task."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SENDING = "sending", "Sending"
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Failed"
+        PENDING = "pending", _("Pending")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
 
     order = models.ForeignKey(
         Order, on_delete=models.PROTECT, related_name="deliveries"
@@ -179,15 +180,15 @@ class Refund(models.Model):
     """Money back for some or all units of an order; their codes are cancelled."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
+        PENDING = "pending", _("Pending")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
 
     class Source(models.TextChoices):
-        SELLER = "seller", "Seller"
-        STAFF = "staff", "Staff"
-        AUTOMATIC = "automatic", "Automatic (out of stock)"
-        PROVIDER = "provider", "Payment provider dashboard"
+        SELLER = "seller", _("Seller")
+        STAFF = "staff", _("Staff")
+        AUTOMATIC = "automatic", _("Automatic (out of stock)")
+        PROVIDER = "provider", _("Payment provider dashboard")
 
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="refunds")
     payment = models.ForeignKey(

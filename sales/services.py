@@ -94,7 +94,8 @@ def order_place(
             raise OrderError(_("Sorry, this item is not on sale right now."))
         if not 1 <= quantity <= listing.max_per_order:
             raise OrderError(
-                f"You can buy between 1 and {listing.max_per_order} at a time."
+                _("You can buy between 1 and %(max)d at a time.")
+                % {"max": listing.max_per_order}
             )
         order = Order.objects.create(
             listing=listing,
@@ -507,7 +508,9 @@ def order_refund(
             Refund.objects.filter(pk=refund.pk).update(
                 status=Refund.Status.FAILED, error=str(e)[:300]
             )
-        raise RefundError(f"The refund did not go through: {e}") from e
+        raise RefundError(
+            _("The refund did not go through: %(reason)s") % {"reason": e}
+        ) from e
     return _refund_complete(refund_id=refund.pk, provider_refund_id=result.refund_id)
 
 

@@ -163,7 +163,10 @@ def order_resend_view(request: HttpRequest, token: str) -> HttpResponse:
     except OrderError as e:
         messages.error(request, str(e))
     else:
-        messages.success(request, f"We're sending the email to {order.email} again.")
+        messages.success(
+            request,
+            _("We're sending the email to %(email)s again.") % {"email": order.email},
+        )
     return redirect(order)
 
 
@@ -255,8 +258,11 @@ def sales_refund(request: HttpRequest, order_id: int) -> HttpResponse:
     else:
         messages.success(
             request,
-            f"Refunded {refund.amount} {order.currency} for order #{order.pk}. "
-            "The buyer is told, and we emailed you the cancelled code(s).",
+            _(
+                "Refunded %(amount)s %(currency)s for order #%(number)d. "
+                "The buyer is told, and we emailed you the cancelled code(s)."
+            )
+            % {"amount": refund.amount, "currency": order.currency, "number": order.pk},
         )
     return redirect(
         reverse("sales:sales-list")
