@@ -25,6 +25,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from .exceptions import CodesError
 from .models import ApiKey
@@ -47,9 +48,12 @@ def api_key_create(*, seller: Any, name: str, scopes: list[str]) -> NewKey:
     name = name.strip()
     valid = set(ApiKey.Scope.values)
     if not name:
-        raise CodesError("name: give the key a name, e.g. the site that uses it")
+        raise CodesError(_("name: give the key a name, e.g. the site that uses it"))
     if not scopes or not set(scopes) <= valid:
-        raise CodesError(f"scopes: choose at least one of {', '.join(sorted(valid))}")
+        raise CodesError(
+            _("scopes: choose at least one of %(names)s")
+            % {"names": ", ".join(sorted(valid))}
+        )
     prefix = secrets.token_hex(4)
     plaintext = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
     api_key = ApiKey.objects.create(

@@ -7,6 +7,9 @@ import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
 ALPHABETS = {
     # Crockford base32: no I, L, O, U, so nothing is mistaken when read aloud or typed.
     "crockford": "0123456789ABCDEFGHJKMNPQRSTVWXYZ",
@@ -16,10 +19,10 @@ ALPHABETS = {
     "alnum": "23456789ABCDEFGHJKMNPQRSTUVWXYZ",
 }
 ALPHABET_CHOICES = [
-    ("crockford", "Letters and digits, unambiguous (Crockford base32)"),
-    ("alnum", "Letters and digits without look-alikes"),
-    ("digits", "Digits only"),
-    ("hex", "Hexadecimal"),
+    ("crockford", gettext_lazy("Letters and digits, unambiguous (Crockford base32)")),
+    ("alnum", gettext_lazy("Letters and digits without look-alikes")),
+    ("digits", gettext_lazy("Digits only")),
+    ("hex", gettext_lazy("Hexadecimal")),
 ]
 DEFAULT_LENGTH = 25  # 125 bits in base32
 DEFAULT_GROUP = 5
@@ -46,31 +49,52 @@ class GeneratorOptions:
         """Refuse options that make weak or colliding codes. Messages name the field."""
         if self.alphabet not in ALPHABETS:
             raise GeneratorOptionsError(
-                f"alphabet: choose one of {', '.join(ALPHABETS)}"
+                "alphabet: "
+                + _("choose one of %(names)s") % {"names": ", ".join(ALPHABETS)}
             )
         if not 1 <= self.count <= max_count:
-            raise GeneratorOptionsError(f"count: must be between 1 and {max_count:,}")
+            raise GeneratorOptionsError(
+                "count: "
+                + _("must be between 1 and %(max)s") % {"max": f"{max_count:,}"}
+            )
         if not 4 <= self.length <= 64:
-            raise GeneratorOptionsError("length: must be between 4 and 64 characters")
+            raise GeneratorOptionsError(
+                "length: " + _("must be between 4 and 64 characters")
+            )
         if not 0 <= self.group <= 64:
-            raise GeneratorOptionsError("group: must be between 0 (no grouping) and 64")
+            raise GeneratorOptionsError(
+                "group: " + _("must be between 0 (no grouping) and 64")
+            )
         if len(self.prefix) > 40 or not all(
             ch.isalnum() or ch in "-_" for ch in self.prefix
         ):
-            raise GeneratorOptionsError("prefix: up to 40 letters, digits, '-' or '_'")
+            raise GeneratorOptionsError(
+                "prefix: " + _("up to 40 letters, digits, '-' or '_'")
+            )
         if self.prefix and not self.prefix[0].isalnum():
-            raise GeneratorOptionsError("prefix: must start with a letter or digit")
+            raise GeneratorOptionsError(
+                "prefix: " + _("must start with a letter or digit")
+            )
         # Guessable codes are refused, and the space must be large enough that random
         # codes of one batch practically never collide (birthday bound ~2^-20).
         needed = max(MIN_BITS, 2 * math.log2(max(self.count, 1)) + 20)
         if self.bits < needed:
             raise GeneratorOptionsError(
-                f"length: {self.length} characters of this alphabet give {self.bits:.0f} bits; "
-                f"{self.count:,} codes need at least {needed:.0f}. Use longer codes."
+                "length: "
+                + _(
+                    "%(length)d characters of this alphabet give %(bits).0f bits; "
+                    "%(count)s codes need at least %(needed).0f. Use longer codes."
+                )
+                % {
+                    "length": self.length,
+                    "bits": self.bits,
+                    "count": f"{self.count:,}",
+                    "needed": needed,
+                }
             )
         if self.display_length > 255:
             raise GeneratorOptionsError(
-                "length: the generated code would exceed 255 characters"
+                "length: " + _("the generated code would exceed 255 characters")
             )
 
     @property
@@ -91,8 +115,8 @@ class GeneratorOptions:
 def generate(options: GeneratorOptions) -> Iterator[str]:
     alphabet = ALPHABETS[options.alphabet]
     choice = secrets.choice
-    for _ in range(options.count):
-        raw = "".join(choice(alphabet) for _ in range(options.length))
+    for _n in range(options.count):
+        raw = "".join(choice(alphabet) for _i in range(options.length))
         if options.group:
             raw = "-".join(
                 raw[i : i + options.group] for i in range(0, len(raw), options.group)

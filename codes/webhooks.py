@@ -26,6 +26,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from .exceptions import CodesError
 from .models import Code, WebhookDelivery, WebhookEndpoint
@@ -60,23 +61,29 @@ def check_url(url: str) -> None:
     private, loopback, link-local or otherwise internal address (SSRF)."""
     parts = urlsplit(url)
     if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise WebhookURLError("url: use an http:// or https:// address")
+        raise WebhookURLError("url: " + _("use an http:// or https:// address"))
     if settings.WEBHOOKS_ALLOW_PRIVATE_URLS:
         return
     if parts.scheme != "https":
-        raise WebhookURLError("url: use https://")
+        raise WebhookURLError("url: " + _("use https://"))
     try:
         infos = socket.getaddrinfo(
             parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP
         )
     except socket.gaierror as e:
-        raise WebhookURLError(f"url: {parts.hostname} does not resolve") from e
+        raise WebhookURLError(
+            "url: " + _("%(host)s does not resolve") % {"host": parts.hostname}
+        ) from e
     for info in infos:
         address = ipaddress.ip_address(info[4][0])
         if not address.is_global or address.is_multicast:
             raise WebhookURLError(
-                f"url: {parts.hostname} resolves to a private or internal address ({address}); "
-                "webhooks can only go to public addresses"
+                "url: "
+                + _(
+                    "%(host)s resolves to a private or internal address (%(address)s); "
+                    "webhooks can only go to public addresses"
+                )
+                % {"host": parts.hostname, "address": address}
             )
 
 
@@ -204,7 +211,7 @@ def webhook_give_up(*, delivery_id: int) -> None:
 def webhook_send_test(*, seller: Any) -> WebhookDelivery:
     endpoint = WebhookEndpoint.objects.filter(seller=seller, active=True).first()
     if endpoint is None:
-        raise CodesError("Set your webhook URL first.")
+        raise CodesError(_("Set your webhook URL first."))
     with transaction.atomic():
         delivery = webhook_emit(
             seller_id=seller.pk,
