@@ -27,8 +27,8 @@ class CodesForm(forms.Form):
     source = forms.ChoiceField(
         label=_("Codes"),
         choices=[
-            (SOURCE_UPLOAD, "Upload a .csv file of my codes"),
-            (SOURCE_GENERATE, "Generate random codes for me"),
+            (SOURCE_UPLOAD, _("Upload a .csv file of my codes")),
+            (SOURCE_GENERATE, _("Generate random codes for me")),
         ],
         initial=SOURCE_UPLOAD,
         widget=forms.RadioSelect,
@@ -36,7 +36,7 @@ class CodesForm(forms.Form):
     file = forms.FileField(
         label=_("Codes file (.csv)"),
         required=False,
-        help_text=(
+        help_text=_(
             "One code per line, up to 255 characters each (text and URLs allowed, no HTML). "
             "UTF-8 or Unicode text."
         ),

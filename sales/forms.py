@@ -27,7 +27,7 @@ class CheckoutForm(forms.Form):
             raise forms.ValidationError(
                 _("You can buy up to %(max)d at a time.") % {"max": self.max_quantity}
                 if self.max_quantity
-                else "Sorry, this item is sold out."
+                else _("Sorry, this item is sold out.")
             )
         return quantity
 
@@ -48,7 +48,7 @@ class SalesFilterForm(forms.Form):
     ) -> None:
         super().__init__(*args, **kwargs)
         self.label_suffix = ""
-        self.fields["listing"].choices = [("", "All items"), *listings]
+        self.fields["listing"].choices = [("", _("All items")), *listings]
 
     def apply(self, qs: Any) -> Any:
         if not self.is_valid():

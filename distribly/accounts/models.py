@@ -4,6 +4,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class UserManager(BaseUserManager["User"]):
@@ -39,16 +40,16 @@ class User(AbstractUser):
     last_name = None  # type: ignore[assignment]
     email = models.EmailField("email address", unique=True)
     display_name = models.CharField(
-        "seller name",
+        _("seller name"),
         max_length=80,
         blank=True,
-        help_text="Shown to buyers on your product pages and in their emails.",
+        help_text=_("Shown to buyers on your product pages and in their emails."),
     )
     language = models.CharField(
         max_length=8, blank=True, help_text="Pages and emails in this language."
     )
     display_currency = models.CharField(
-        "show prices also in",
+        _("show prices also in"),
         max_length=3,
         blank=True,
         help_text="Prices are charged in the seller's currency; we also show an approximate amount in yours.",
