@@ -25,8 +25,13 @@ def test_language_is_saved_on_the_account_and_shown_in_the_footer(client, user_f
 def test_a_browser_asking_for_an_unsupported_language_gets_english_throughout(
     client, db
 ):
-    html = client.get("/accounts/signup/", HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    html = client.get("/accounts/signup/", HTTP_ACCEPT_LANGUAGE="de").content.decode()
     assert '<html lang="en">' in html and "Sign Up" in html
+
+
+def test_a_spanish_browser_gets_spanish(client, db):
+    html = client.get("/", HTTP_ACCEPT_LANGUAGE="es-ES,es;q=0.9").content.decode()
+    assert '<html lang="es">' in html and "Todavía no hay nada a la venta" in html
 
 
 def test_emails_are_rendered_in_the_recipients_language(
