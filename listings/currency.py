@@ -9,19 +9,26 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET  # noqa: S405 - parses the ECB's own feed, not user input
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 # code: (name, symbol, decimals). Zero-decimal currencies (JPY) are charged in whole units.
-CURRENCIES: dict[str, tuple[str, str, int]] = {
-    "USD": ("US Dollar", "$", 2),
-    "EUR": ("Euro", "€", 2),
-    "GBP": ("British Pound", "£", 2),
-    "JPY": ("Japanese Yen", "¥", 0),
-    "CAD": ("Canadian Dollar", "CA$", 2),
-    "AUD": ("Australian Dollar", "A$", 2),
-    "CHF": ("Swiss Franc", "CHF ", 2),
-    "SEK": ("Swedish Krona", "SEK ", 2),
+CURRENCIES: dict[str, tuple[Any, str, int]] = {
+    "USD": (_("US Dollar"), "$", 2),
+    "EUR": (_("Euro"), "€", 2),
+    "GBP": (_("British Pound"), "£", 2),
+    "JPY": (_("Japanese Yen"), "¥", 0),
+    "CAD": (_("Canadian Dollar"), "CA$", 2),
+    "AUD": (_("Australian Dollar"), "A$", 2),
+    "CHF": (_("Swiss Franc"), "CHF ", 2),
+    "SEK": (_("Swedish Krona"), "SEK ", 2),
 }
-CHOICES = [(code, f"{code} - {name}") for code, (name, _, _) in CURRENCIES.items()]
+CHOICES = [
+    (code, format_lazy("{} - {}", code, name))
+    for code, (name, _s, _d) in CURRENCIES.items()
+]
 DEFAULT_DISPLAY = "USD"
 
 
