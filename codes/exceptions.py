@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
+
 
 class CodesError(Exception):
     """A codes action that is not allowed now; the message is user-safe."""
@@ -8,20 +10,20 @@ class CodesError(Exception):
 class OutOfStock(CodesError):
     """Not enough codes for sale to fill the order."""
 
-    def __init__(self, message: str = "Sorry, this item is sold out.") -> None:
-        super().__init__(message)
+    def __init__(self, message: str = "") -> None:
+        super().__init__(message or _("Sorry, this item is sold out."))
 
 
 class CodeNotFound(CodesError):
     """Unknown, another seller's, or not sold: all answer the same (no oracle)."""
 
-    def __init__(self, message: str = "No such code.") -> None:
-        super().__init__(message)
+    def __init__(self, message: str = "") -> None:
+        super().__init__(message or _("No such code."))
 
 
 class CodeAlreadyRedeemed(CodesError):
     def __init__(self, *, redeemed_at: object, redeemed_by: str) -> None:
-        super().__init__("This code was already redeemed by another account.")
+        super().__init__(_("This code was already redeemed by another account."))
         self.redeemed_at = redeemed_at
         self.redeemed_by = redeemed_by
 
@@ -29,14 +31,16 @@ class CodeAlreadyRedeemed(CodesError):
 class CodeCancelled(CodesError):
     def __init__(self) -> None:
         super().__init__(
-            "This code was cancelled (refunded or revoked) and can't be used."
+            _("This code was cancelled (refunded or revoked) and can't be used.")
         )
 
 
 class CodeBusy(CodesError):
     def __init__(self) -> None:
         super().__init__(
-            "This code is in a buyer's checkout right now; try again in a few minutes."
+            _(
+                "This code is in a buyer's checkout right now; try again in a few minutes."
+            )
         )
 
 

@@ -253,7 +253,9 @@ def validate(request: HttpRequest) -> HttpResponse:
     if (cache.get(failures) or 0) >= VALIDATE_FAILURE_LIMIT:
         form.add_error(
             "code",
-            "Too many codes not found in the last few minutes. Please wait ten minutes and try again.",
+            _(
+                "Too many codes not found in the last few minutes. Please wait ten minutes and try again."
+            ),
         )
         return _validate_render(request, form, status=429)
     try:
@@ -263,7 +265,7 @@ def validate(request: HttpRequest) -> HttpResponse:
         cache.incr(failures)
         form.add_error(
             "code",
-            "We don't know this code: it is not one of yours. Check it for typos.",
+            _("We don't know this code: it is not one of yours. Check it for typos."),
         )
         return _validate_render(request, form)
     return _validate_render(request, ValidateForm(), state)

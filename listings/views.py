@@ -13,6 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_GET, require_POST
 
@@ -100,9 +101,9 @@ def listing_edit(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(
                 request,
-                "Saved. The listing is back in review."
+                _("Saved. The listing is back in review.")
                 if was_rejected
-                else "Your changes are saved.",
+                else _("Your changes are saved."),
             )
             return redirect("listings:listing-list")
     return render(
@@ -127,20 +128,27 @@ def _seller_action(
 @verified_email_required
 def listing_pause_view(request: HttpRequest, pk: int) -> HttpResponse:
     return _seller_action(
-        request, pk, listing_pause, "“{title}” is paused: buyers can't buy it."
+        request,
+        pk,
+        listing_pause,
+        gettext_lazy("“{title}” is paused: buyers can't buy it."),
     )
 
 
 @require_POST
 @verified_email_required
 def listing_resume_view(request: HttpRequest, pk: int) -> HttpResponse:
-    return _seller_action(request, pk, listing_resume, "“{title}” is back on sale.")
+    return _seller_action(
+        request, pk, listing_resume, gettext_lazy("“{title}” is back on sale.")
+    )
 
 
 @require_POST
 @verified_email_required
 def listing_archive_view(request: HttpRequest, pk: int) -> HttpResponse:
-    return _seller_action(request, pk, listing_archive, "“{title}” is archived.")
+    return _seller_action(
+        request, pk, listing_archive, gettext_lazy("“{title}” is archived.")
+    )
 
 
 @xframe_options_exempt

@@ -98,7 +98,9 @@ def checkout(request: HttpRequest, pk: int) -> HttpResponse:
         )
     except PaymentError as e:
         messages.error(
-            request, f"We couldn't start the payment: {e} No money was taken."
+            request,
+            _("We couldn't start the payment: %(reason)s No money was taken.")
+            % {"reason": e},
         )
         return redirect(listing)
     return redirect(url)
@@ -119,7 +121,7 @@ def dev_pay(request: HttpRequest, ref: str) -> HttpResponse:
         payment_fail(payment_id=payment.pk)
         messages.info(
             request,
-            "Payment declined: nothing was charged and your codes were released.",
+            _("Payment declined: nothing was charged and your codes were released."),
         )
         return redirect(order.listing)
     return render(request, "sales/dev_pay.html", {"payment": payment, "order": order})
