@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from django.utils.translation import gettext as _
+
 CHUNK_BYTES = 1 << 20
 NEWLINE_RE = re.compile(r"\r\n|\r|\n")
 # Lone surrogates never come out of a valid decode, so they mark undecodable bytes.
@@ -53,8 +55,10 @@ def _detect(head: bytes) -> tuple[str, int]:
         return "utf-16-be", 2
     if b"\x00" in head[:4096]:
         raise UnreadableFile(
-            "This looks like a binary file or UTF-16 text without a byte-order mark. "
-            "Save it as CSV (UTF-8) or as Unicode text and upload it again."
+            _(
+                "This looks like a binary file or UTF-16 text without a byte-order mark. "
+                "Save it as CSV (UTF-8) or as Unicode text and upload it again."
+            )
         )
     return "utf-8", 0
 

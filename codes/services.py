@@ -206,7 +206,9 @@ def _import_claimed(batch: CodeBatch, token: str) -> CodeBatch:
                 handle = open(_upload_path(batch.upload_name), "rb")  # noqa: SIM115
             except OSError as e:
                 raise importer.ImportFailed(
-                    "The uploaded file is no longer available; please upload it again."
+                    _(
+                        "The uploaded file is no longer available; please upload it again."
+                    )
                 ) from e
             lines = iter_lines(handle, state)
         try:
@@ -274,7 +276,9 @@ def _import_claimed(batch: CodeBatch, token: str) -> CodeBatch:
             _fail(
                 batch_id,
                 token,
-                "The import failed on our side and our team has been told. Please try again later.",
+                _(
+                    "The import failed on our side and our team has been told. Please try again later."
+                ),
                 upload_name=batch.upload_name,
             )
         else:  # hand it back so that a retry (or the stalled-import sweep) runs it again
