@@ -44,14 +44,17 @@ def public_listings() -> QuerySet[Listing]:
     )
 
 
+RATES_CACHE_KEY = "exchange-rates"
+
+
 def exchange_rates() -> dict[str, Decimal]:
     """1 EUR = rate, per currency; cached for ten minutes."""
     from django.core.cache import cache
 
     from .models import ExchangeRate
 
-    rates = cache.get("exchange-rates")
+    rates = cache.get(RATES_CACHE_KEY)
     if rates is None:
         rates = {r.currency: r.rate for r in ExchangeRate.objects.all()}
-        cache.set("exchange-rates", rates, 600)
+        cache.set(RATES_CACHE_KEY, rates, 600)
     return rates  # type: ignore[no-any-return]

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 
 from .exceptions import ListingError
 from .models import Listing
-from .selectors import listing_stock
+from .selectors import RATES_CACHE_KEY, listing_stock
 from .tasks import email_listing_reviewed as email_listing_reviewed_task
 
 S = Listing.Status
@@ -180,6 +180,3 @@ def exchange_rates_refresh(*, xml: bytes | None = None) -> int:
             )
     cache.delete(RATES_CACHE_KEY)
     return len(parsed.rates)
-
-
-RATES_CACHE_KEY = "exchange-rates"

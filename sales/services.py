@@ -246,32 +246,31 @@ def listings_stock_sweep() -> list[int]:
     return ids
 
 
-def payment_fail(*, payment_id: int) -> Order:
-    """The buyer declined or the payment failed: release the reservation."""
+def _payment_end(payment_id: int, payment_status: str, order_status: str) -> Order:
+    """A payment that will not arrive: mark it, and release a still-pending order's codes.
+
+    A paid, fulfilled or refunded order is never touched (events may come late).
+    """
     with transaction.atomic():
         payment, order = _locked(payment_id)
         if payment.status in (Payment.Status.CREATED, Payment.Status.PENDING):
-            payment.status = Payment.Status.FAILED
+            payment.status = payment_status
             payment.save(update_fields=["status"])
         if order.status == OS.PENDING:
             codes_release(order_id=order.pk)
-            order.status = OS.FAILED
+            order.status = order_status
             order.save(update_fields=["status"])
     return order
+
+
+def payment_fail(*, payment_id: int) -> Order:
+    """The buyer declined or the payment failed: release the reservation."""
+    return _payment_end(payment_id, Payment.Status.FAILED, OS.FAILED)
 
 
 def payment_expire(*, payment_id: int) -> Order:
-    """The payment session expired. Never touches a paid order (events may come late)."""
-    with transaction.atomic():
-        payment, order = _locked(payment_id)
-        if payment.status in (Payment.Status.CREATED, Payment.Status.PENDING):
-            payment.status = Payment.Status.EXPIRED
-            payment.save(update_fields=["status"])
-        if order.status == OS.PENDING:
-            codes_release(order_id=order.pk)
-            order.status = OS.EXPIRED
-            order.save(update_fields=["status"])
-    return order
+    """The payment session expired: release the reservation."""
+    return _payment_end(payment_id, Payment.Status.EXPIRED, OS.EXPIRED)
 
 
 def orders_expire_reservations() -> int:

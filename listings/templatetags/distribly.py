@@ -25,13 +25,6 @@ def linkify(text: str | None) -> SafeString:
     return mark_safe(html)  # noqa: S308 - escaped by urlize(autoescape=True)
 
 
-@register.filter
-def money(listing: object) -> str:
-    price = getattr(listing, "price", None)
-    currency = getattr(listing, "currency", "")
-    return f"{price:,.2f} {currency}" if price is not None else ""
-
-
 @register.simple_tag(takes_context=True)
 def approx(context: Any, amount: Any, currency: str) -> str:
     """ "≈ €9.20" in the visitor's display currency, when it differs and a rate is known."""
