@@ -5,11 +5,10 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils.html import format_html, format_html_join
 
-from listings.admin import reject_with_reason
+from distribly.admin import ReadOnlyAdmin, reject_with_reason
 
 from .exceptions import CodesError
 from .models import (
-    ApiKey,
     BatchIssue,
     Code,
     CodeBatch,
@@ -17,20 +16,7 @@ from .models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from .services import batch_approve, batch_reject
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    """Staff look, services write: no adding, editing or deleting from admin."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
+from .services.batches import batch_approve, batch_reject
 
 
 @admin.register(CodeBatch)
@@ -168,34 +154,6 @@ class CodeRevealAdmin(ReadOnlyAdmin):
     search_fields = ["user__email"]
     fields = ["at", "user", "kind", "batch", "code", "count", "ip"]
     readonly_fields = fields
-
-
-@admin.register(ApiKey)
-class ApiKeyAdmin(ReadOnlyAdmin):
-    list_display = [
-        "name",
-        "seller",
-        "prefix",
-        "scopes",
-        "created_at",
-        "last_used_at",
-        "revoked_at",
-        "suspended_at",
-    ]
-    list_filter = ["revoked_at", "suspended_at"]
-    search_fields = ["seller__email", "prefix", "name"]
-    fields = [
-        "seller",
-        "name",
-        "prefix",
-        "scopes",
-        "created_at",
-        "last_used_at",
-        "revoked_at",
-        "suspended_at",
-        "consecutive_failures",
-    ]
-    readonly_fields = fields  # never the hash
 
 
 @admin.register(WebhookEndpoint)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.core.mail import EmailMultiAlternatives
 
-from listings.emails import make_message
+from distribly.emails import make_message
 
 from .models import CodeBatch
 

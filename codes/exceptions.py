@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from django.utils.translation import gettext as _
 
+from distribly.errors import FieldError
+
 
 class CodesError(Exception):
     """A codes action that is not allowed now; the message is user-safe."""
@@ -44,5 +46,12 @@ class CodeBusy(CodesError):
         )
 
 
-class InvalidCodeValue(CodesError):
-    """A request field is wrong; the message starts with the field's name."""
+class InvalidCodeValue(FieldError, CodesError):
+    """A field of a validation request is wrong (`field`, `message`)."""
+
+
+class WebhookURLError(FieldError, CodesError):
+    """A webhook URL we must not call; always about the `url` field."""
+
+    def __init__(self, message: object) -> None:
+        super().__init__("url", message)

@@ -6,7 +6,9 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
-from .generator import (
+from distribly.errors import add_field_error
+
+from .importing.generator import (
     ALPHABET_CHOICES,
     DEFAULT_GROUP,
     DEFAULT_LENGTH,
@@ -109,10 +111,7 @@ class CodesForm(forms.Form):
                 try:
                     options.validate(max_count=settings.CODES_GENERATE_MAX)
                 except GeneratorOptionsError as e:
-                    field, _sep, message = str(e).partition(": ")
-                    self.add_error(
-                        field if field in self.fields else None, message or str(e)
-                    )
+                    add_field_error(self, e)
         return data
 
     def generator_options(self) -> GeneratorOptions:
@@ -145,25 +144,6 @@ class ValidateForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.label_suffix = ""
-
-
-class ApiKeyForm(forms.Form):
-    name = forms.CharField(
-        label=_("Name"), max_length=80, help_text=_("e.g. the site or app that uses it")
-    )
-    scopes = forms.MultipleChoiceField(
-        label=_("What it may do"),
-        choices=[],
-        widget=forms.CheckboxSelectMultiple,
-        initial=["verify", "redeem"],
-    )
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        from .models import ApiKey
-
-        super().__init__(*args, **kwargs)
-        self.label_suffix = ""
-        self.fields["scopes"].choices = ApiKey.Scope.choices
 
 
 class WebhookForm(forms.Form):

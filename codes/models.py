@@ -6,7 +6,17 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from listings.models import Listing
+from codes.crypto import get_keyring
+from listings.models import CODE_FOR_SALE, Listing
+
+# Codes that can be sold now (the partial index below is built on the same condition).
+FOR_SALE = Q(**CODE_FOR_SALE)
+
+
+class CodeQuerySet(models.QuerySet["Code"]):
+    def for_sale(self) -> CodeQuerySet:
+        """Available codes of approved batches: what buyers can get."""
+        return self.filter(FOR_SALE)
 
 
 class CodeBatch(models.Model):
@@ -138,7 +148,7 @@ class Code(models.Model):
         CANCELLED = "cancelled", _("Cancelled")
         WITHDRAWN = "withdrawn", _("Withdrawn")
 
-    # Codes are inserted only by the import merge (codes/importer.py), which copies
+    # Codes are inserted only by the import merge (codes/importing/engine.py), which copies
     # seller, listing and batch from the batch row it holds locked, and nothing
     # deletes users, listings or batches (PROTECT, no delete in admin). So these
     # FKs carry no database constraint and no single-column index (the composite
@@ -194,6 +204,8 @@ class Code(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     status_changed_at = models.DateTimeField(null=True, blank=True)
 
+    objects = CodeQuerySet.as_manager()
+
     class Meta:
         constraints = [
             # A code is unique per seller: the same code can never be sold twice by one seller.
@@ -216,7 +228,7 @@ class Code(models.Model):
             # Allocation: SKIP LOCKED over the codes for sale, in id order.
             models.Index(
                 fields=["listing", "id"],
-                condition=Q(status="available", approved=True),
+                condition=FOR_SALE,
                 name="code_for_sale_idx",
             ),
             models.Index(fields=["listing", "status"], name="code_listing_status_idx"),
@@ -236,8 +248,6 @@ class Code(models.Model):
 
     def reveal(self) -> str:
         """The plaintext value. Callers must check ownership and record a CodeReveal."""
-        from .crypto import get_keyring
-
         return get_keyring().decrypt(
             self.ciphertext, key_id=self.key_id, seller_id=self.seller_id
         )
@@ -271,40 +281,6 @@ class CodeReveal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} {self.get_kind_display()} at {self.at:%Y-%m-%d %H:%M}"
-
-
-class ApiKey(models.Model):
-    """A seller's key for the HTTP API. Only a hash is stored; the key is shown once."""
-
-    class Scope(models.TextChoices):
-        VERIFY = "verify", _("Verify codes")
-        REDEEM = "redeem", _("Redeem codes")
-        REVOKE = "revoke", _("Revoke codes")
-        UPLOAD = "upload", _("Upload codes and read listings")
-
-    seller = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys"
-    )
-    name = models.CharField(max_length=80)
-    prefix = models.CharField(max_length=16, unique=True)
-    key_hash = models.CharField(max_length=64)
-    scopes = models.JSONField(default=list)
-    created_at = models.DateTimeField(auto_now_add=True)
-    last_used_at = models.DateTimeField(null=True, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
-    suspended_at = models.DateTimeField(null=True, blank=True)
-    consecutive_failures = models.PositiveIntegerField(default=0)
-
-    class Meta:
-        ordering = ["-created_at"]
-        verbose_name = "API key"
-
-    def __str__(self) -> str:
-        return f"{self.name} ({self.prefix}…)"
-
-    @property
-    def is_usable(self) -> bool:
-        return self.revoked_at is None and self.suspended_at is None
 
 
 class WebhookEndpoint(models.Model):

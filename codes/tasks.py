@@ -1,74 +1,66 @@
-"""Thin Celery wrappers: take ids, load rows, call one service, decide retries."""
+"""Thin Celery wrappers: take ids, load rows, call one service, decide retries.
+
+Each task keeps the registered name it always had (queued messages and the beat
+schedule use it); the functions end in `_task` so they never shadow a service.
+"""
 
 from __future__ import annotations
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.db import InterfaceError, OperationalError
 
-from listings.tasks import TRANSIENT_EMAIL_ERRORS
+from distribly.mail import TRANSIENT_EMAIL_ERRORS
+
+from .emails import batch_reviewed_message
+from .models import CodeBatch
+from .services.imports import batches_resume_stalled, code_batch_import
+from .webhooks.delivery import (
+    WebhookSendError,
+    webhook_give_up,
+    webhook_send,
+    webhooks_sweep,
+)
 
 
 @shared_task(
-    autoretry_for=(OperationalError, InterfaceError), retry_backoff=True, max_retries=5
+    name="codes.tasks.code_batch_import",
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=True,
+    max_retries=5,
 )
-def code_batch_import(batch_id: int) -> None:
-    from .services import code_batch_import as run
-
-    run(batch_id=batch_id)
+def code_batch_import_task(batch_id: int) -> None:
+    code_batch_import(batch_id=batch_id)
 
 
-@shared_task
-def batches_resume_stalled() -> None:
-    from .services import batches_resume_stalled as run
-
-    run()
+@shared_task(name="codes.tasks.batches_resume_stalled")
+def batches_resume_stalled_task() -> None:
+    batches_resume_stalled()
 
 
-@shared_task(autoretry_for=TRANSIENT_EMAIL_ERRORS, retry_backoff=True, max_retries=8)
-def email_batch_reviewed(batch_id: int) -> None:
-    from .emails import batch_reviewed_message
-    from .models import CodeBatch
-
-    batch = (
-        CodeBatch.objects.select_related("listing", "seller")
-        .filter(pk=batch_id)
-        .first()
-    )
+@shared_task(
+    name="codes.tasks.email_batch_reviewed",
+    autoretry_for=TRANSIENT_EMAIL_ERRORS,
+    retry_backoff=True,
+    max_retries=8,
+)
+def email_batch_reviewed_task(batch_id: int) -> None:
+    batch = CodeBatch.objects.select_related("listing", "seller").filter(pk=batch_id).first()
     if batch is not None:
         batch_reviewed_message(batch).send()
 
 
-@shared_task(bind=True, max_retries=12)
-def webhook_send(self, delivery_id: int) -> None:  # type: ignore[no-untyped-def]
+@shared_task(name="codes.tasks.webhook_send", bind=True, max_retries=12)
+def webhook_send_task(self: Task, delivery_id: int) -> None:  # type: ignore[type-arg]
     """Retried with exponential backoff: 30 s, 1 min, 2 min … capped at 6 h: ~1 day in all."""
-    from .webhooks import WebhookSendError, webhook_give_up
-    from .webhooks import webhook_send as run
-
     try:
-        run(delivery_id=delivery_id)
+        webhook_send(delivery_id=delivery_id)
     except WebhookSendError as e:
         if self.request.retries >= self.max_retries:
             webhook_give_up(delivery_id=delivery_id)
             return
-        raise self.retry(
-            exc=e, countdown=min(6 * 3600, 30 * 2**self.request.retries)
-        ) from e
+        raise self.retry(exc=e, countdown=min(6 * 3600, 30 * 2**self.request.retries)) from e
 
 
-@shared_task(autoretry_for=TRANSIENT_EMAIL_ERRORS, retry_backoff=True, max_retries=8)
-def email_api_key_suspended(api_key_id: int) -> None:
-    from listings.emails import make_message
-
-    from .models import ApiKey
-
-    key = ApiKey.objects.select_related("seller").get(pk=api_key_id)
-    make_message(
-        "api-key-suspended", key.seller.email, {"key": key}, key.seller.language
-    ).send()
-
-
-@shared_task
-def webhooks_sweep() -> None:
-    from .webhooks import webhooks_sweep as run
-
-    run()
+@shared_task(name="codes.tasks.webhooks_sweep")
+def webhooks_sweep_task() -> None:
+    webhooks_sweep()

@@ -39,12 +39,6 @@ urlpatterns = [
         views.validate_cancel,
         name="validate-cancel",
     ),
-    path("sell/api-keys/", views.api_keys_view, name="api-keys"),
-    path(
-        "sell/api-keys/<int:pk>/revoke/",
-        views.api_key_revoke_view,
-        name="api-key-revoke",
-    ),
     path("sell/webhooks/", views.webhooks_view, name="webhooks"),
     path("sell/webhooks/test/", views.webhook_test_view, name="webhook-test"),
     path("sell/webhooks/disable/", views.webhook_disable_view, name="webhook-disable"),

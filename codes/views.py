@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import time
 
-from allauth.account.decorators import verified_email_required
 from django.contrib import messages
 from django.core.cache import cache
 from django.core.paginator import Paginator
@@ -18,37 +17,38 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
-from listings.downloads import csv_response
+from distribly.downloads import csv_response
+from distribly.errors import add_field_error
+from distribly.http import verified_email_required
 from listings.forms import ListingForm
 from listings.models import Listing
 from listings.services import listing_create
 
-from .api_keys import api_key_create, api_key_revoke
 from .exceptions import (
     CodeAlreadyRedeemed,
     CodeBusy,
     CodeCancelled,
     CodeNotFound,
     CodesError,
+    WebhookURLError,
 )
-from .forms import ApiKeyForm, CodesForm, ValidateForm, WebhookForm
-from .models import ApiKey, Code, CodeBatch, WebhookEndpoint
-from .services import (
-    batch_codes_export,
+from .forms import CodesForm, ValidateForm, WebhookForm
+from .models import Code, CodeBatch, WebhookEndpoint
+from .selectors import buyer_email_for
+from .services.batches import (
     batch_create_generated,
     batch_create_upload,
-    batch_issues_export,
     batch_withdraw_unsold,
 )
-from .validation import (
+from .services.reveal import batch_codes_export, batch_issues_export
+from .services.validation import (
     CodeState,
-    buyer_email_for,
     code_cancel_by_id,
     code_redeem_by_id,
     code_state,
     code_verify,
 )
-from .webhooks import WebhookURLError, endpoint_disable, endpoint_set, webhook_send_test
+from .webhooks.delivery import endpoint_disable, endpoint_set, webhook_send_test
 
 
 def _own_listing(request: HttpRequest, pk: int) -> Listing:
@@ -319,40 +319,7 @@ def validate_cancel(request: HttpRequest, code_id: int) -> HttpResponse:
     return _validate_render(request, ValidateForm(), state)
 
 
-# --- API keys and webhooks -------------------------------------------------------------------
-
-
-@verified_email_required
-def api_keys_view(request: HttpRequest) -> HttpResponse:
-    form = ApiKeyForm(request.POST or None)
-    new_key = None
-    if request.method == "POST" and form.is_valid():
-        try:
-            created = api_key_create(
-                seller=request.user,
-                name=form.cleaned_data["name"],
-                scopes=form.cleaned_data["scopes"],
-            )
-        except CodesError as e:
-            form.add_error(None, str(e))
-        else:
-            new_key = created.plaintext
-            form = ApiKeyForm()
-    keys = ApiKey.objects.filter(seller=request.user)
-    response = render(
-        request, "codes/api_keys.html", {"form": form, "keys": keys, "new_key": new_key}
-    )
-    response["Cache-Control"] = "no-store"
-    return response
-
-
-@require_POST
-@verified_email_required
-def api_key_revoke_view(request: HttpRequest, pk: int) -> HttpResponse:
-    key = get_object_or_404(ApiKey, pk=pk, seller=request.user)
-    api_key_revoke(api_key=key)
-    messages.success(request, _("Revoked the key “%(name)s”.") % {"name": key.name})
-    return redirect("codes:api-keys")
+# --- Webhooks -------------------------------------------------------------------------------
 
 
 @verified_email_required
@@ -365,7 +332,7 @@ def webhooks_view(request: HttpRequest) -> HttpResponse:
         try:
             endpoint_set(seller=request.user, url=form.cleaned_data["url"])
         except WebhookURLError as e:
-            form.add_error("url", str(e).split(": ", 1)[-1])
+            add_field_error(form, e)
         else:
             messages.success(request, _("Webhook endpoint saved."))
             return redirect("codes:webhooks")

@@ -19,14 +19,3 @@ def check_payment_provider(app_configs: Any, **kwargs: Any) -> list[Error]:
             )
         ]
     return []
-
-
-@register(Tags.security, deploy=True)
-def check_codes_keys(app_configs: Any, **kwargs: Any) -> list[Error]:
-    from codes.crypto import KeyringError, get_keyring
-
-    try:
-        get_keyring()
-    except KeyringError as e:
-        return [Error(str(e), id="distribly.E002")]
-    return []

@@ -11,7 +11,7 @@ CURRENCY_COOKIE = "display_currency"
 
 def display_currency(request: HttpRequest) -> str:
     """The signed-in user's choice, else the guest's cookie, else USD."""
-    from listings.currency import CURRENCIES, DEFAULT_DISPLAY
+    from distribly.currency import CURRENCIES, DEFAULT_DISPLAY
 
     user = getattr(request, "user", None)
     chosen = (
@@ -24,7 +24,7 @@ def display_currency(request: HttpRequest) -> str:
 
 
 def site(request: HttpRequest) -> dict[str, Any]:
-    from listings.currency import CURRENCIES
+    from distribly.currency import CURRENCIES
 
     currency = display_currency(request)
     return {

@@ -136,6 +136,7 @@ INSTALLED_APPS = [
     "listings",
     "codes",
     "sales",
+    "api",
 ]
 
 MIDDLEWARE = [

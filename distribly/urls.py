@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.contrib.sitemaps.views import sitemap
 from django.urls import include, path
 
-from codes.api import api
+from api.endpoints import api
 from listings import views as listing_views
 
 from . import views
@@ -28,4 +28,5 @@ urlpatterns = [
     path("", include("listings.urls")),
     path("", include("codes.urls")),
     path("", include("sales.urls")),
+    path("", include("api.urls")),
 ]

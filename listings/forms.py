@@ -3,9 +3,10 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from .currency import CHOICES, decimals
+from distribly.currency import CHOICES, decimals
+from distribly.text import reject_html
+
 from .models import Listing
-from .text import reject_html
 
 
 class ListingForm(forms.ModelForm):

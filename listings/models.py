@@ -8,6 +8,13 @@ from django.db import models
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+# What a listing can sell: its codes that are available and in an approved batch
+# (DESIGN invariant 4). The one definition: listings counts stock through the
+# reverse relation `Listing.codes` with it, and codes' `for_sale()` queryset and
+# its partial index `code_for_sale_idx` are built from it. It lives here, in the
+# lower layer, because listings may not import codes.
+CODE_FOR_SALE = {"status": "available", "approved": True}
+
 
 class Listing(models.Model):
     """An item a seller lists. Today every listing sells unique codes."""
@@ -51,7 +58,7 @@ class Listing(models.Model):
         max_length=20, choices=Status.choices, default=Status.DRAFT, db_index=True
     )
     # One low-stock alert per crossing: set when the alert goes out, cleared when
-    # stock rises back to the threshold (sales.services.listing_stock_alerts).
+    # stock rises back to the threshold (sales.services.stock.listing_stock_alerts).
     low_stock_alerted = models.BooleanField(default=False)
     review_note = models.TextField(blank=True)
     reviewed_at = models.DateTimeField(null=True, blank=True)
@@ -86,7 +93,7 @@ class Listing(models.Model):
 
     @property
     def price_display(self) -> str:
-        from .currency import format_amount
+        from distribly.currency import format_amount
 
         return format_amount(self.price, self.currency)
 

@@ -6,18 +6,17 @@ from decimal import Decimal
 
 from django.db.models import Count, Q, QuerySet
 
-from .models import Listing
+from .models import CODE_FOR_SALE, Listing
 
-# Codes for sale: available and in an approved batch. Read through the reverse
-# relation `Listing.codes` so that listings does not import the codes app.
-FOR_SALE = Q(codes__status="available", codes__approved=True)
+# Counted through the reverse relation `Listing.codes` (listings does not import codes).
+FOR_SALE = Q(**{f"codes__{name}": value for name, value in CODE_FOR_SALE.items()})
 SOLD = Q(codes__status__in=["sold", "redeemed"])
 REDEEMED = Q(codes__status="redeemed")
 
 
 def listing_stock(*, listing: Listing) -> int:
     """Available quantity: available codes of approved batches."""
-    return listing.codes.filter(status="available", approved=True).count()
+    return listing.codes.filter(**CODE_FOR_SALE).count()
 
 
 def listings_with_counts(qs: QuerySet[Listing]) -> QuerySet[Listing]:
@@ -32,6 +31,13 @@ def listings_with_counts(qs: QuerySet[Listing]) -> QuerySet[Listing]:
 def seller_listings(*, seller_id: int) -> QuerySet[Listing]:
     return listings_with_counts(Listing.objects.filter(seller_id=seller_id)).order_by(
         "-created_at"
+    )
+
+
+def seller_listing_choices(*, seller_id: int) -> list[tuple[int, str]]:
+    """(id, title) of a seller's listings, for filter menus."""
+    return list(
+        Listing.objects.filter(seller_id=seller_id).order_by("title").values_list("pk", "title")
     )
 
 

@@ -7,18 +7,25 @@ pending_review → rejected → (edited) → pending_review; any → archived.
 
 from __future__ import annotations
 
+import urllib.request
+from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from distribly.currency import parse_ecb
+from distribly.tasks import enqueue_on_commit
+
 from .exceptions import ListingError
-from .models import Listing
+from .models import ExchangeRate, Listing
 from .selectors import RATES_CACHE_KEY, listing_stock
-from .tasks import email_listing_reviewed as email_listing_reviewed_task
 
 S = Listing.Status
+REVIEWED_TASK = "listings.tasks.email_listing_reviewed"
 EDITABLE_FIELDS = (
     "title",
     "description",
@@ -61,20 +68,33 @@ def _status_for_stock(available: int) -> str:
     return S.ACTIVE if available > 0 else S.SOLD_OUT
 
 
-def listing_sync_stock(*, listing_id: int) -> Listing:
+@dataclass(frozen=True)
+class StockSync:
+    """What `listing_sync_stock` saw and did, read under the listing's lock."""
+
+    listing: Listing
+    previous_status: str
+    available: int
+
+    @property
+    def sold_out_now(self) -> bool:
+        """This sync took the listing from on sale to sold out (one alert per crossing)."""
+        return self.previous_status == S.ACTIVE and self.listing.status == S.SOLD_OUT
+
+
+def listing_sync_stock(*, listing_id: int) -> StockSync:
     """Put an approved listing in `active` or `sold_out` to match its stock.
 
     Locks the listing row so that concurrent sales and approvals agree; the
-    returned listing carries `previous_status` and `available` as read under that
-    lock, so a caller can tell a transition (for one sold-out alert) from a no-op.
+    result tells the status before and the stock read under that lock, so a
+    caller can tell a transition (for one sold-out alert) from a no-op.
     Paused, rejected, pending and archived listings keep their status. Stock back
     at or above the low-stock threshold re-arms the low-stock alert.
     """
     with transaction.atomic():
         listing = Listing.objects.select_for_update().get(pk=listing_id)
         available = listing_stock(listing=listing)
-        listing.previous_status = listing.status  # type: ignore[attr-defined]
-        listing.available = available  # type: ignore[attr-defined]
+        previous_status = listing.status
         changed = []
         if listing.status in (S.ACTIVE, S.SOLD_OUT):
             wanted = _status_for_stock(available)
@@ -87,7 +107,7 @@ def listing_sync_stock(*, listing_id: int) -> Listing:
             changed.append("low_stock_alerted")
         if changed:
             listing.save(update_fields=[*changed, "updated_at"])
-    return listing
+    return StockSync(listing=listing, previous_status=previous_status, available=available)
 
 
 def listing_approve(*, listing: Listing, by: Any) -> Listing:
@@ -105,7 +125,7 @@ def listing_approve(*, listing: Listing, by: Any) -> Listing:
         listing.reviewed_at = timezone.now()
         listing.reviewed_by = by
         listing.save()
-        email_listing_reviewed_task.delay_on_commit(listing.pk)
+        enqueue_on_commit(REVIEWED_TASK, listing.pk)
     return listing
 
 
@@ -122,7 +142,7 @@ def listing_reject(*, listing: Listing, by: Any, reason: str) -> Listing:
         listing.reviewed_at = timezone.now()
         listing.reviewed_by = by
         listing.save()
-        email_listing_reviewed_task.delay_on_commit(listing.pk)
+        enqueue_on_commit(REVIEWED_TASK, listing.pk)
     return listing
 
 
@@ -158,14 +178,6 @@ def exchange_rates_refresh(*, xml: bytes | None = None) -> int:
     """Store the ECB's daily reference rates (fetched from EXCHANGE_RATES_URL unless
     given). Returns how many currencies were updated. Display only: charges never
     depend on these."""
-    import urllib.request
-
-    from django.conf import settings
-    from django.core.cache import cache
-
-    from .currency import parse_ecb
-    from .models import ExchangeRate
-
     if xml is None:
         url = settings.EXCHANGE_RATES_URL
         if not url.startswith(("https://", "http://")):

@@ -1,41 +1,37 @@
-"""Thin Celery wrappers: take ids, load rows, call one function."""
+"""Thin Celery wrappers: take ids, load rows, call one function.
+
+Each task keeps the registered name it always had (queued messages and the beat
+schedule use it); the functions end in `_task` so they never shadow a service.
+"""
 
 from __future__ import annotations
 
-import smtplib
-import socket
-
 from celery import shared_task
 
-# Connection-level failures are worth retrying; a rejected address is not.
-TRANSIENT_EMAIL_ERRORS: tuple[type[BaseException], ...] = (
-    smtplib.SMTPServerDisconnected,
-    smtplib.SMTPConnectError,
-    smtplib.SMTPDataError,
-    ConnectionError,
-    socket.timeout,
-    TimeoutError,
+from distribly.mail import TRANSIENT_EMAIL_ERRORS
+
+from .emails import listing_reviewed_message
+from .models import Listing
+from .services import exchange_rates_refresh
+
+
+@shared_task(
+    name="listings.tasks.email_listing_reviewed",
+    autoretry_for=TRANSIENT_EMAIL_ERRORS,
+    retry_backoff=True,
+    max_retries=8,
 )
-try:  # anymail's network errors, when an ESP is configured
-    from anymail.exceptions import AnymailRequestsAPIError
-
-    TRANSIENT_EMAIL_ERRORS += (AnymailRequestsAPIError,)
-except ImportError:  # pragma: no cover
-    pass
-
-
-@shared_task(autoretry_for=TRANSIENT_EMAIL_ERRORS, retry_backoff=True, max_retries=8)
-def email_listing_reviewed(listing_id: int) -> None:
-    from .emails import listing_reviewed_message
-    from .models import Listing
-
+def email_listing_reviewed_task(listing_id: int) -> None:
     listing = Listing.objects.select_related("seller").filter(pk=listing_id).first()
     if listing is not None:
         listing_reviewed_message(listing).send()
 
 
-@shared_task(autoretry_for=(OSError,), retry_backoff=60, max_retries=5)
-def exchange_rates_refresh() -> None:
-    from .services import exchange_rates_refresh as run
-
-    run()
+@shared_task(
+    name="listings.tasks.exchange_rates_refresh",
+    autoretry_for=(OSError,),
+    retry_backoff=60,
+    max_retries=5,
+)
+def exchange_rates_refresh_task() -> None:
+    exchange_rates_refresh()

@@ -4,7 +4,6 @@ import re
 from typing import Any
 from urllib.parse import urlencode
 
-from allauth.account.decorators import verified_email_required
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.sitemaps import Sitemap
@@ -16,6 +15,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_GET, require_POST
+
+from distribly.http import verified_email_required
 
 from . import reach
 from .exceptions import ListingError

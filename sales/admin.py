@@ -4,11 +4,11 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from codes.admin import ReadOnlyAdmin
+from distribly.admin import ReadOnlyAdmin
 
 from .exceptions import RefundError
 from .models import Delivery, Order, Payment, Refund, WebhookEvent
-from .services import order_refund
+from .services.refunds import order_refund
 
 
 class PaymentInline(admin.TabularInline):  # type: ignore[type-arg]
@@ -119,8 +119,10 @@ class PaymentAdmin(ReadOnlyAdmin):
 
 @admin.register(WebhookEvent)
 class WebhookEventAdmin(ReadOnlyAdmin):
-    list_display = ["received_at", "provider", "type", "event_id"]
-    list_filter = ["provider", "type"]
+    """Failed events (status "Failed permanently") need a look: the error says why."""
+
+    list_display = ["received_at", "provider", "type", "status", "event_id", "error"]
+    list_filter = ["status", "provider", "type"]
     search_fields = ["event_id"]
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from django.core.mail import EmailMultiAlternatives
 
 from codes.models import Code
-from listings.emails import make_message
+from distribly.emails import make_message
 from listings.models import Listing
 
 from .models import Order, Refund

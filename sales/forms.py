@@ -5,7 +5,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from .models import Order
+from .selectors import SalesFilters
 
 
 class CheckoutForm(forms.Form):
@@ -33,6 +33,8 @@ class CheckoutForm(forms.Form):
 
 
 class SalesFilterForm(forms.Form):
+    """Filters of Sales: an item (of the seller's own) and a date range."""
+
     listing = forms.TypedChoiceField(
         label=_("Item"), required=False, coerce=int, empty_value=None
     )
@@ -50,17 +52,11 @@ class SalesFilterForm(forms.Form):
         self.label_suffix = ""
         self.fields["listing"].choices = [("", _("All items")), *listings]
 
-    def apply(self, qs: Any) -> Any:
+    def filters(self) -> SalesFilters:
+        """The valid filters (none when the form is not valid)."""
         if not self.is_valid():
-            return qs
+            return SalesFilters()
         d = self.cleaned_data
-        if d.get("listing"):
-            qs = qs.filter(listing_id=d["listing"])
-        if d.get("date_from"):
-            qs = qs.filter(created_at__date__gte=d["date_from"])
-        if d.get("date_to"):
-            qs = qs.filter(created_at__date__lte=d["date_to"])
-        return qs
-
-
-SALE_STATUSES = [Order.Status.FULFILLED, Order.Status.REFUNDED, Order.Status.PAID]
+        return SalesFilters(
+            listing_id=d.get("listing"), date_from=d.get("date_from"), date_to=d.get("date_to")
+        )

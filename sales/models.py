@@ -92,7 +92,7 @@ class Order(models.Model):
 
     @property
     def amount_display(self) -> str:
-        from listings.currency import format_amount
+        from distribly.currency import format_amount
 
         return format_amount(self.amount, self.currency)
 
@@ -130,11 +130,21 @@ class Payment(models.Model):
 
 
 class WebhookEvent(models.Model):
-    """Every provider event we processed, once: the unique id is the dedupe."""
+    """Every provider event we handled, once: the unique id is the dedupe."""
+
+    class Status(models.TextChoices):
+        PROCESSED = "processed", _("Processed")
+        IGNORED = "ignored", _("Nothing of ours")
+        FAILED = "failed", _("Failed permanently")
 
     provider = models.CharField(max_length=20)
     event_id = models.CharField(max_length=255)
     type = models.CharField(max_length=100)
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.PROCESSED, db_index=True
+    )
+    # A permanent provider error that stopped the event (retrying cannot help).
+    error = models.CharField(max_length=300, blank=True)
     received_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -1,23 +1,40 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import QuerySet, Sum
+from allauth.account.models import EmailAddress
+from django.db.models import Q, QuerySet, Sum
+from django.utils import timezone
 
 from codes.models import Code
 
-from .forms import SALE_STATUSES
 from .models import Order
 
+SALE_STATUSES = [Order.Status.FULFILLED, Order.Status.REFUNDED, Order.Status.PAID]
 
-def seller_sales(*, seller_id: int) -> QuerySet[Order]:
-    return (
-        Order.objects.filter(seller_id=seller_id, status__in=SALE_STATUSES)
-        .select_related("listing")
-        .order_by("-created_at")
-    )
+
+@dataclass(frozen=True)
+class SalesFilters:
+    listing_id: int | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+
+
+def seller_sales(*, seller_id: int, filters: SalesFilters | None = None) -> QuerySet[Order]:
+    """Sales: a seller's paid orders, newest first, optionally filtered."""
+    qs = Order.objects.filter(seller_id=seller_id, status__in=SALE_STATUSES)
+    if filters is not None:
+        if filters.listing_id:
+            qs = qs.filter(listing_id=filters.listing_id)
+        if filters.date_from:
+            qs = qs.filter(created_at__date__gte=filters.date_from)
+        if filters.date_to:
+            qs = qs.filter(created_at__date__lte=filters.date_to)
+    return qs.select_related("listing").order_by("-created_at")
 
 
 def sales_totals(qs: QuerySet[Order]) -> list[dict[str, Any]]:
@@ -36,14 +53,36 @@ def sales_totals(qs: QuerySet[Order]) -> list[dict[str, Any]]:
     ]
 
 
-def codes_by_order(order_ids: list[int]) -> dict[int, list[Code]]:
-    """The codes of several orders in one query (no values: those need Show code)."""
+@dataclass(frozen=True)
+class SaleRow:
+    """One order on Sales with its codes (no values: those need Show code)."""
+
+    order: Order
+    codes: list[Code]
+
+
+def sales_rows(orders: list[Order]) -> list[SaleRow]:
+    """Sales rows for a page of orders: their codes in one query."""
     grouped: dict[int, list[Code]] = defaultdict(list)
     for code in (
-        Code.objects.filter(order_id__in=order_ids)
+        Code.objects.filter(order_id__in=[o.pk for o in orders])
         .exclude(status=Code.Status.RESERVED)
         .only("id", "order_id", "status", "seller_id")
         .order_by("id")
     ):
-        grouped[code.order_id].append(code)  # type: ignore[index]
-    return grouped
+        if code.order_id is not None:
+            grouped[code.order_id].append(code)
+    return [SaleRow(order=o, codes=grouped[o.pk]) for o in orders]
+
+
+def orders_for_buyer(*, user: Any) -> Any:
+    """My purchases: orders placed while signed in, or to one of the user's verified emails."""
+    emails_ = EmailAddress.objects.filter(user=user, verified=True).values_list(
+        "email", flat=True
+    )
+    return (
+        Order.objects.filter(Q(buyer=user) | Q(email__in=[e.lower() for e in emails_]))
+        .exclude(status=Order.Status.PENDING, reserved_until__lt=timezone.now())
+        .select_related("listing")
+        .order_by("-created_at")
+    )

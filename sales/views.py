@@ -2,12 +2,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from dataclasses import dataclass
 
-from allauth.account.decorators import verified_email_required
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db import IntegrityError, OperationalError, transaction
+from django.db import OperationalError
 from django.http import (
     Http404,
     HttpRequest,
@@ -24,29 +24,28 @@ from django.views.decorators.http import require_POST
 
 from codes.exceptions import OutOfStock
 from codes.models import Code, CodeReveal
-from codes.services import code_reveal
-from listings.downloads import csv_response
+from codes.services.reveal import code_reveal
+from distribly.downloads import csv_response
+from distribly.http import AuthenticatedRequest, verified_email_required
 from listings.models import Listing
-from listings.selectors import listing_stock
+from listings.selectors import listing_stock, seller_listing_choices
 
 from .exceptions import OrderError, RefundError
 from .forms import CheckoutForm, SalesFilterForm
-from .models import Order, Payment, WebhookEvent
+from .models import Order, Payment
 from .payments import get_provider
 from .payments.base import InvalidWebhook, PaymentError
-from .selectors import codes_by_order, sales_totals, seller_sales
-from .services import (
-    checkout_start,
-    order_place,
-    order_refund,
-    order_resend,
+from .selectors import (
     orders_for_buyer,
-    payment_confirm,
-    payment_expire,
-    payment_fail,
-    payment_reconcile,
-    payment_refunded_externally,
+    sales_rows,
+    sales_totals,
+    seller_sales,
 )
+from .services.checkout import checkout_start, order_place
+from .services.delivery import order_resend
+from .services.events import payment_event_process
+from .services.payments import payment_confirm, payment_fail, payment_reconcile
+from .services.refunds import order_refund
 
 logger = logging.getLogger(__name__)
 
@@ -183,28 +182,34 @@ def purchases(request: HttpRequest) -> HttpResponse:
 # --- Seller: Sales (under Earnings) ---------------------------------------------------
 
 
-def _sales_context(
-    request: HttpRequest, revealed: dict[int, str] | None = None
-) -> dict[str, object]:
-    user = request.user
-    listings = list(
-        Listing.objects.filter(seller=user).order_by("title").values_list("pk", "title")
+@dataclass(frozen=True)
+class Revealed:
+    """The one code value shown after Show code."""
+
+    code_id: int
+    value: str
+
+
+def _sales_filter(request: AuthenticatedRequest) -> SalesFilterForm:
+    return SalesFilterForm(
+        request.GET or None, listings=seller_listing_choices(seller_id=request.user.pk)
     )
-    form = SalesFilterForm(request.GET or None, listings=listings)
-    qs = form.apply(seller_sales(seller_id=user.pk))
+
+
+def _sales_context(
+    request: AuthenticatedRequest, revealed: Revealed | None = None
+) -> dict[str, object]:
+    form = _sales_filter(request)
+    qs = seller_sales(seller_id=request.user.pk, filters=form.filters())
     page = Paginator(qs, 25).get_page(request.GET.get("page"))
-    orders = list(page.object_list)
-    codes = codes_by_order([o.pk for o in orders])
-    for order in orders:
-        order.code_list = codes.get(order.pk, [])  # type: ignore[attr-defined]
     query = request.GET.copy()
     query.pop("page", None)
     return {
         "form": form,
         "page": page,
-        "orders": orders,
+        "rows": sales_rows(list(page.object_list)),
         "totals": sales_totals(qs),
-        "revealed": revealed or {},
+        "revealed": revealed,
         "extra_query": query.urlencode(),
     }
 
@@ -232,7 +237,7 @@ def sales_show_code(request: HttpRequest, code_id: int) -> HttpResponse:
     response = render(
         request,
         "sales/sales_list.html",
-        _sales_context(request, revealed={code.pk: value}),
+        _sales_context(request, revealed=Revealed(code_id=code.pk, value=value)),
     )
     response["Cache-Control"] = "no-store"
     return response
@@ -274,11 +279,7 @@ def sales_refund(request: HttpRequest, order_id: int) -> HttpResponse:
 
 @verified_email_required
 def sales_export(request: HttpRequest) -> StreamingHttpResponse:
-    listings = list(
-        Listing.objects.filter(seller=request.user).values_list("pk", "title")
-    )
-    form = SalesFilterForm(request.GET or None, listings=listings)
-    qs = form.apply(seller_sales(seller_id=request.user.pk))
+    qs = seller_sales(seller_id=request.user.pk, filters=_sales_filter(request).filters())
     rows = (
         (
             o.pk,
@@ -309,76 +310,24 @@ def sales_export(request: HttpRequest) -> StreamingHttpResponse:
 
 # --- Stripe webhook ----------------------------------------------------------------------
 
-CONFIRMING = {"checkout.session.completed", "checkout.session.async_payment_succeeded"}
-
 
 @csrf_exempt
 @require_POST
 def stripe_webhook(request: HttpRequest) -> HttpResponse:
-    """Verified, deduplicated, re-fetched, then handed to the same services as the dev page.
+    """Verified here, then applied once by `payment_event_process`.
 
-    The event id is recorded under a unique constraint in the same transaction as
-    its effect, so a replay (sequential or concurrent) answers 200 and does nothing.
-    Transient failures answer 503 so that Stripe retries.
+    200 when the event is handled (now, before, or recorded as a permanent
+    failure); 503 on a transient failure so that Stripe sends it again. Any other
+    error rolls the event back and answers 500, which Stripe also retries.
     """
-    provider = get_provider("stripe")
     try:
-        event = provider.parse_webhook(request)
+        event = get_provider("stripe").parse_webhook(request)
     except InvalidWebhook as e:
         logger.warning("stripe webhook refused: %s", e)
         return HttpResponseBadRequest("invalid signature")
     try:
-        if event.type.startswith("checkout.session."):
-            payment = Payment.objects.filter(
-                provider="stripe", provider_ref=event.object_id
-            ).first()
-            if payment is None:
-                _record(event.event_id, event.type)
-                return HttpResponse(status=200)
-            status = provider.fetch_status(
-                payment=payment
-            )  # the event is only a trigger
-            with transaction.atomic():
-                WebhookEvent.objects.create(
-                    provider="stripe", event_id=event.event_id, type=event.type
-                )
-                if event.type in CONFIRMING and status.state == "paid":
-                    payment_confirm(
-                        payment_id=payment.pk,
-                        provider_payment_id=status.provider_payment_id,
-                    )
-                elif event.type == "checkout.session.async_payment_failed":
-                    payment_fail(payment_id=payment.pk)
-                elif (
-                    event.type == "checkout.session.expired"
-                    and status.state == "expired"
-                ):
-                    payment_expire(payment_id=payment.pk)
-        elif event.type == "charge.refunded":
-            with transaction.atomic():
-                WebhookEvent.objects.create(
-                    provider="stripe", event_id=event.event_id, type=event.type
-                )
-                payment_refunded_externally(
-                    provider_name="stripe", object_id=event.object_id
-                )
-        else:
-            _record(event.event_id, event.type)
-    except IntegrityError:
-        return HttpResponse(status=200)  # already processed: a replay
-    except (PaymentError, OperationalError, RefundError) as e:
-        logger.warning(
-            "stripe webhook %s: transient failure %s", event.event_id, type(e).__name__
-        )
+        payment_event_process(provider_name="stripe", event=event)
+    except (PaymentError, OperationalError) as e:
+        logger.warning("stripe webhook %s: transient failure %s", event.event_id, type(e).__name__)
         return HttpResponse(status=503)
     return HttpResponse(status=200)
-
-
-def _record(event_id: str, type_: str) -> None:
-    try:
-        with transaction.atomic():
-            WebhookEvent.objects.create(
-                provider="stripe", event_id=event_id, type=type_
-            )
-    except IntegrityError:
-        pass

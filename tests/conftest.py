@@ -105,7 +105,7 @@ def listing_factory(user_factory: Callable[..., Any]) -> Callable[..., Any]:
 def upload(django_capture_on_commit_callbacks: Any) -> Callable[..., Any]:
     """Upload bytes as a batch through the real pipeline and return the imported batch."""
     from codes.models import CodeBatch
-    from codes.services import batch_create_upload
+    from codes.services.batches import batch_create_upload
 
     def run(
         listing: Any,
@@ -133,7 +133,7 @@ def approve(
     user_factory: Callable[..., Any], django_capture_on_commit_callbacks: Any
 ) -> Callable[..., Any]:
     """Staff approval of a listing and/or a batch, through the services."""
-    from codes.services import batch_approve
+    from codes.services.batches import batch_approve
     from listings.services import listing_approve
 
     staff = None
@@ -171,8 +171,9 @@ def active_listing(
     django_capture_on_commit_callbacks: Any,
 ) -> Callable[..., Any]:
     """An approved, active listing with `codes` approved generated codes."""
-    from codes.generator import GeneratorOptions
-    from codes.services import batch_create_generated, code_batch_import
+    from codes.importing.generator import GeneratorOptions
+    from codes.services.batches import batch_create_generated
+    from codes.services.imports import code_batch_import
 
     def make(codes: int = 5, **fields: Any) -> Any:
         listing = listing_factory(**fields)
@@ -226,7 +227,7 @@ def buy(client: Any, django_capture_on_commit_callbacks: Any) -> Callable[..., A
 @pytest.fixture
 def api_key_for() -> Callable[..., Any]:
     """A plaintext API key for a seller (all scopes unless given)."""
-    from codes.api_keys import api_key_create
+    from api.services import api_key_create
 
     def make(seller: Any, scopes: list[str] | None = None) -> str:
         return api_key_create(

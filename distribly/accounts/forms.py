@@ -48,7 +48,7 @@ class PreferencesForm(forms.Form):
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        from listings.currency import CHOICES
+        from distribly.currency import CHOICES
 
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)

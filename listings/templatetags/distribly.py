@@ -28,7 +28,7 @@ def linkify(text: str | None) -> SafeString:
 @register.simple_tag(takes_context=True)
 def approx(context: Any, amount: Any, currency: str) -> str:
     """ "≈ €9.20" in the visitor's display currency, when it differs and a rate is known."""
-    from listings.currency import convert, format_symbol
+    from distribly.currency import convert, format_symbol
     from listings.selectors import exchange_rates
 
     target = context.get("DISPLAY_CURRENCY")

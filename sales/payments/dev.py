@@ -1,6 +1,6 @@
 """A local test provider: a page with Pay and Decline, no money moves.
 
-It goes through the very same services as Stripe's webhook (sales.services
+It goes through the very same services as Stripe's webhook (sales.services.payments:
 payment_confirm / payment_fail). Refused in production by distribly.checks.
 """
 

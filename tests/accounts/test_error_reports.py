@@ -16,7 +16,8 @@ SECRET = "SECRET-" + secrets.token_hex(8).upper()
 
 
 def test_error_reports_hide_code_values_from_locals_and_post_data(seller, monkeypatch):
-    from codes import validation, views
+    from codes import views
+    from codes.services import validation
 
     def keyring_unavailable():
         raise RuntimeError("key service unavailable")

@@ -39,7 +39,7 @@ def test_emails_are_rendered_in_the_recipients_language(
 ):
     from django.utils import translation
 
-    from listings import emails
+    from distribly import emails
 
     seen = []
     real = emails._render

@@ -75,7 +75,7 @@ def test_key_pages_have_no_text_left_in_english(client, active_listing, buy, set
     batch = listing.batches.first()
     pages = ["/", listing.get_absolute_url(), reverse("listings:listing-add"), reverse("listings:listing-list"),
              reverse("codes:unique-codes-create"), batch.get_absolute_url(), reverse("codes:validate"),
-             reverse("codes:api-keys"), reverse("codes:webhooks"), reverse("sales:sales-list"),
+             reverse("api:keys"), reverse("codes:webhooks"), reverse("sales:sales-list"),
              reverse("sales:purchases"), reverse("accounts:settings"), order.get_absolute_url(), "/no-such-page/"]  # fmt: skip
     for url in pages:
         client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"

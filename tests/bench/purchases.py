@@ -33,7 +33,8 @@ def _django() -> None:
 
 def _purchase_full(listing_id: int) -> Any:
     _django()
-    from sales.services import checkout_start, order_place, payment_confirm
+    from sales.services.checkout import checkout_start, order_place
+    from sales.services.payments import payment_confirm
 
     def once() -> None:
         placed = order_place(

@@ -103,7 +103,7 @@ def test_approving_a_batch_brings_a_sold_out_listing_back(
     listing = listing_factory()
     first = upload(listing, "BACK-CODE-00001\n")
     approve(listing=listing, batch=first)
-    from codes.services import batch_withdraw_unsold
+    from codes.services.batches import batch_withdraw_unsold
 
     batch_withdraw_unsold(batch=first)
     listing.refresh_from_db()

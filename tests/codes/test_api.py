@@ -8,7 +8,8 @@ import json
 import pytest
 from django.core import mail
 
-from codes.models import ApiKey, Code, CodeBatch
+from api.models import ApiKey
+from codes.models import Code, CodeBatch
 
 pytestmark = pytest.mark.django_db
 
@@ -238,7 +239,7 @@ def test_authentication_and_scopes(call, sold_code, api_key_for):
     )
     assert call("GET", "/batches/1", verify_only).status_code == 403
     key = ApiKey.objects.get(prefix=verify_only.split("_")[1])
-    from codes.api_keys import api_key_revoke
+    from api.services import api_key_revoke
 
     api_key_revoke(api_key=key)
     assert (

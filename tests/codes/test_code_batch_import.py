@@ -120,7 +120,7 @@ def test_undecodable_bytes_are_reported_with_their_line_number(listing_factory, 
 def test_crlf_split_across_read_chunks_is_one_line_ending(
     listing_factory, upload, monkeypatch
 ):
-    from codes import reader
+    from codes.importing import reader
 
     monkeypatch.setattr(reader, "CHUNK_BYTES", 4)
     batch = upload(listing_factory(), b"ABC\r\nDEFGHIJ\r\nKLMNOPQ\r\n")

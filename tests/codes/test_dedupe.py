@@ -35,7 +35,7 @@ def test_duplicates_across_batches_of_one_listing(listing_factory, upload):
 def test_duplicates_across_listings_of_the_same_seller_any_status(
     listing_factory, upload, seller
 ):
-    from codes.services import batch_withdraw_unsold
+    from codes.services.batches import batch_withdraw_unsold
 
     one = listing_factory(seller=seller)
     two = listing_factory(seller=seller)

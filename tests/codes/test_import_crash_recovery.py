@@ -4,9 +4,11 @@ import io
 
 import pytest
 
-from codes import importer
+from codes.importing import engine as importer
+from codes.services import imports
 from codes.models import Code, CodeBatch
-from codes.services import batch_create_upload, code_batch_import
+from codes.services.batches import batch_create_upload
+from codes.services.imports import code_batch_import
 from tests.conftest import codes_of, issues_of
 
 pytestmark = pytest.mark.django_db
@@ -20,15 +22,14 @@ CONTENT = "\n".join(
 def _queued_batch(listing, django_capture_on_commit_callbacks, monkeypatch):
     from codes import tasks
 
-    monkeypatch.setattr(
-        tasks.code_batch_import, "delay_on_commit", lambda *a, **k: None
-    )
-    return batch_create_upload(
-        listing=listing,
-        file=io.BytesIO(CONTENT.encode()),
-        filename="c.csv",
-        has_header=False,
-    )
+    with monkeypatch.context() as m:  # queued, but no worker picks it up
+        m.setattr(tasks.code_batch_import_task, "delay", lambda *a, **k: None)
+        return batch_create_upload(
+            listing=listing,
+            file=io.BytesIO(CONTENT.encode()),
+            filename="c.csv",
+            has_header=False,
+        )
 
 
 def test_a_crash_during_the_merge_leaves_nothing_and_a_rerun_completes(
@@ -45,14 +46,14 @@ def test_a_crash_during_the_merge_leaves_nothing_and_a_rerun_completes(
             "worker lost its database connection"
         )  # ... then the crash
 
-    monkeypatch.setattr(importer, "merge_stage", merge_then_die)
+    monkeypatch.setattr(imports, "merge_stage", merge_then_die)
     with pytest.raises(ConnectionResetError):
         code_batch_import(batch_id=batch.pk)
     assert Code.objects.filter(batch=batch).count() == 0
     batch.refresh_from_db()
     assert batch.status == CodeBatch.Status.RECEIVED
 
-    monkeypatch.setattr(importer, "merge_stage", real_merge)
+    monkeypatch.setattr(imports, "merge_stage", real_merge)
     with django_capture_on_commit_callbacks(execute=True):
         batch = code_batch_import(batch_id=batch.pk)
     assert batch.status == CodeBatch.Status.IMPORTED
@@ -68,7 +69,7 @@ def test_a_crash_while_staging_loses_no_line(
         listing_factory(), django_capture_on_commit_callbacks, monkeypatch
     )
     monkeypatch.setattr(importer, "FLUSH_ROWS", 50)
-    real_stage = importer._Stage.flush
+    real_stage = importer.Stage.flush
     calls = {"n": 0}
 
     def flaky_flush(self):
@@ -77,7 +78,7 @@ def test_a_crash_while_staging_loses_no_line(
             raise OSError("disk full")
         real_stage(self)
 
-    monkeypatch.setattr(importer._Stage, "flush", flaky_flush)
+    monkeypatch.setattr(importer.Stage, "flush", flaky_flush)
     with pytest.raises(OSError):
         code_batch_import(batch_id=batch.pk)
     with django_capture_on_commit_callbacks(execute=True):
@@ -117,7 +118,7 @@ def test_a_stalled_import_is_picked_up_again(
 
     from django.utils import timezone
 
-    from codes.services import batches_resume_stalled
+    from codes.services.imports import batches_resume_stalled
 
     batch = _queued_batch(
         listing_factory(), django_capture_on_commit_callbacks, monkeypatch

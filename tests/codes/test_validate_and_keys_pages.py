@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from codes.models import ApiKey, Code
+from api.models import ApiKey
+from codes.models import Code
 
 pytestmark = pytest.mark.django_db
 
@@ -67,7 +68,7 @@ def test_failed_lookups_are_rate_limited_per_seller(client, seller):
 def test_api_key_is_shown_once_stored_hashed_and_revocable(client, seller):
     client.force_login(seller)
     page = client.post(
-        reverse("codes:api-keys"), {"name": "My shop", "scopes": ["verify", "redeem"]}
+        reverse("api:keys"), {"name": "My shop", "scopes": ["verify", "redeem"]}
     )
     html = page.content.decode()
     key = ApiKey.objects.get(seller=seller)
@@ -75,9 +76,9 @@ def test_api_key_is_shown_once_stored_hashed_and_revocable(client, seller):
 
     plaintext = re.search(r'id="new-key">(dk_[^<]+)<', html).group(1)
     assert key.key_hash not in html and plaintext.split("_")[1] == key.prefix
-    assert plaintext not in client.get(reverse("codes:api-keys")).content.decode()
+    assert plaintext not in client.get(reverse("api:keys")).content.decode()
     assert key.scopes == ["redeem", "verify"]
-    client.post(reverse("codes:api-key-revoke", args=[key.pk]))
+    client.post(reverse("api:key-revoke", args=[key.pk]))
     key.refresh_from_db()
     assert key.revoked_at is not None
 
@@ -85,7 +86,7 @@ def test_api_key_is_shown_once_stored_hashed_and_revocable(client, seller):
 def test_api_key_form_errors(client, seller):
     client.force_login(seller)
     html = client.post(
-        reverse("codes:api-keys"), {"name": "", "scopes": []}
+        reverse("api:keys"), {"name": "", "scopes": []}
     ).content.decode()
     assert html.count("This field is required.") == 2
     assert not ApiKey.objects.exists()
@@ -102,9 +103,9 @@ def test_another_seller_cannot_revoke_my_key_or_see_my_webhooks(
     key = ApiKey.objects.get(seller=seller)
     client.force_login(user_factory())
     assert (
-        client.post(reverse("codes:api-key-revoke", args=[key.pk])).status_code == 404
+        client.post(reverse("api:key-revoke", args=[key.pk])).status_code == 404
     )
-    assert key.prefix not in client.get(reverse("codes:api-keys")).content.decode()
+    assert key.prefix not in client.get(reverse("api:keys")).content.decode()
     assert secret not in client.get(reverse("codes:webhooks")).content.decode()
     key.refresh_from_db()
     assert key.revoked_at is None

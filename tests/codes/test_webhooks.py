@@ -14,7 +14,8 @@ import pytest
 from django.urls import reverse
 
 from codes.models import Code, WebhookDelivery
-from codes.webhooks import WebhookURLError, check_url
+from codes.exceptions import WebhookURLError
+from codes.webhooks.signing import check_url
 
 pytestmark = pytest.mark.django_db
 
@@ -168,7 +169,7 @@ def test_a_dead_endpoint_gives_up_after_the_retries(
 
     settings.WEBHOOKS_ALLOW_PRIVATE_URLS = True
     app.conf.task_eager_propagates = False
-    tasks.webhook_send.max_retries = 2
+    tasks.webhook_send_task.max_retries = 2
     try:
         client.force_login(seller)
         client.post(
@@ -177,7 +178,7 @@ def test_a_dead_endpoint_gives_up_after_the_retries(
         with django_capture_on_commit_callbacks(execute=True):
             client.post(reverse("codes:webhook-test"))
     finally:
-        tasks.webhook_send.max_retries = 12
+        tasks.webhook_send_task.max_retries = 12
     delivery = WebhookDelivery.objects.get()
     assert (delivery.status, delivery.attempts) == ("failed", 3)
     assert delivery.last_error
@@ -236,10 +237,10 @@ def test_sweep_requeues_a_delivery_left_sending_by_a_dead_worker(
     from django.utils import timezone
 
     from codes import tasks
-    from codes.webhooks import webhooks_sweep
+    from codes.webhooks.delivery import webhooks_sweep
 
     monkeypatch.setattr(
-        tasks.webhook_send, "delay", lambda *a: None
+        tasks.webhook_send_task, "delay", lambda *a: None
     )  # the message is lost
     client.force_login(hooked_seller)
     with django_capture_on_commit_callbacks(execute=True):

@@ -61,7 +61,7 @@ def test_smtp_refusing_mail_for_a_while_delivers_exactly_once(
 def test_an_abandoned_checkout_returns_its_codes_after_expiry(
     client, worker, active_listing
 ):
-    from sales.tasks import orders_expire_reservations
+    from sales.tasks import orders_expire_reservations_task as orders_expire_reservations
 
     listing = active_listing(codes=3)
     order = checkout(client, listing, quantity=2, pay=False)
@@ -131,7 +131,7 @@ def test_redis_down_when_an_order_commits_the_email_goes_out_once_it_is_back(
     from celery.contrib.testing.worker import start_worker
 
     from distribly.celery import app
-    from sales.services import deliveries_sweep
+    from sales.services.delivery import deliveries_sweep
 
     listing = active_listing(codes=2)  # (eager, before we switch brokers)
     smtp.messages.clear()
@@ -176,7 +176,8 @@ def test_redis_down_when_an_order_commits_the_email_goes_out_once_it_is_back(
 def test_worker_killed_mid_import_then_restarted_imports_every_line_once(
     seller, listing_factory, settings, tmp_path
 ):
-    from codes.services import batch_create_upload, batches_resume_stalled
+    from codes.services.batches import batch_create_upload
+    from codes.services.imports import batches_resume_stalled
     from distribly.celery import app
 
     settings.PRIVATE_UPLOAD_ROOT = tmp_path / "uploads"

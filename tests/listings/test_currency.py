@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from django.urls import reverse
 
-from listings.currency import convert, format_amount, format_symbol, parse_ecb
+from distribly.currency import convert, format_amount, format_symbol, parse_ecb
 from listings.models import ExchangeRate
 from listings.services import exchange_rates_refresh
 

@@ -17,8 +17,8 @@ def test_another_seller_gets_404_everywhere(
     owner = user_factory()
     listing = listing_factory(seller=owner)
     with django_capture_on_commit_callbacks(execute=True):
-        from codes.generator import GeneratorOptions
-        from codes.services import batch_create_generated
+        from codes.importing.generator import GeneratorOptions
+        from codes.services.batches import batch_create_generated
 
         generated = batch_create_generated(
             listing=listing, options=GeneratorOptions(count=3)

@@ -105,7 +105,7 @@ def test_quantity_is_limited_by_max_per_order_and_stock(client, active_listing):
 def test_abandoned_checkout_returns_codes_to_stock_after_expiry(
     active_listing, buy, django_capture_on_commit_callbacks
 ):
-    from sales.services import orders_expire_reservations
+    from sales.services.payments import orders_expire_reservations
 
     listing = active_listing(codes=2)
     order = buy(listing, quantity=2, pay=False)
@@ -127,7 +127,7 @@ def test_abandoned_checkout_returns_codes_to_stock_after_expiry(
 def test_payment_after_expiry_allocates_fresh_codes(
     client, active_listing, buy, django_capture_on_commit_callbacks
 ):
-    from sales.services import orders_expire_reservations, payment_confirm
+    from sales.services.payments import orders_expire_reservations, payment_confirm
 
     listing = active_listing(codes=3)
     order = buy(listing, quantity=2, pay=False)
@@ -145,7 +145,7 @@ def test_payment_after_expiry_allocates_fresh_codes(
 def test_payment_after_expiry_with_no_stock_left_is_refunded_and_both_sides_told(
     active_listing, buy, mailoutbox, django_capture_on_commit_callbacks
 ):
-    from sales.services import orders_expire_reservations, payment_confirm
+    from sales.services.payments import orders_expire_reservations, payment_confirm
 
     listing = active_listing(codes=1)
     late = buy(listing, quantity=1, email="late@example.com", pay=False)
@@ -169,7 +169,7 @@ def test_payment_after_expiry_with_no_stock_left_is_refunded_and_both_sides_told
 def test_repeated_confirmation_sells_once_and_emails_once(
     active_listing, buy, mailoutbox, django_capture_on_commit_callbacks
 ):
-    from sales.services import payment_confirm
+    from sales.services.payments import payment_confirm
 
     listing = active_listing(codes=5)
     order = buy(listing, quantity=1)

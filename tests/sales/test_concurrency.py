@@ -11,7 +11,7 @@ from django.db import connection, connections, transaction
 
 from codes.exceptions import OutOfStock
 from codes.models import Code
-from sales import services
+from sales.services import checkout, payments
 from sales.models import Order
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -23,10 +23,10 @@ CODES = 50
 def _buy_and_pay(listing_id: int, barrier: threading.Barrier) -> str:
     barrier.wait()
     try:
-        placed = services.order_place(
+        placed = checkout.order_place(
             listing_id=listing_id, quantity=1, email="race@example.com"
         )
-        services.payment_confirm(payment_id=placed.payment.pk)
+        payments.payment_confirm(payment_id=placed.payment.pk)
         return "fulfilled"
     except OutOfStock:
         return "sold out"
@@ -95,7 +95,7 @@ def _allocate_without_locks(*, listing_id, order_id, quantity, reserved_until):
 def test_control_without_the_lock_sells_a_code_twice(
     active_listing, monkeypatch, buyers
 ):
-    monkeypatch.setattr(services, "codes_allocate", _allocate_without_locks)
+    monkeypatch.setattr(checkout, "codes_allocate", _allocate_without_locks)
     raced = 0
     for _ in range(5):
         listing = active_listing(codes=CODES, max_per_order=1)
@@ -153,10 +153,10 @@ def test_the_same_event_delivered_concurrently_allocates_once(
     active_listing, settings, client
 ):
     from sales.models import Delivery
-    from sales.services import payment_confirm
+    from sales.services.payments import payment_confirm
 
     listing = active_listing(codes=5)
-    placed = services.order_place(
+    placed = checkout.order_place(
         listing_id=listing.pk, quantity=2, email="c@example.com"
     )
     barrier = threading.Barrier(5)

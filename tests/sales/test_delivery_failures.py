@@ -88,14 +88,14 @@ def test_broker_down_at_commit_the_sweep_sends_the_email_exactly_once(
     """Redis unreachable when the order commits: the Delivery row waits (outbox);
     the periodic sweep sends it once the broker is back."""
     from sales import tasks
-    from sales.services import deliveries_sweep
+    from sales.services.delivery import deliveries_sweep
 
     def broker_down(*args, **kwargs):
         raise ConnectionError(
             "Error 111 connecting to 127.0.0.1:6379. Connection refused."
         )
 
-    monkeypatch.setattr(tasks.order_deliver, "delay", broker_down)
+    monkeypatch.setattr(tasks.order_deliver_task, "delay", broker_down)
     order = buy(listing_ready)
     assert order.status == Order.Status.FULFILLED
     assert Delivery.objects.get(order=order).status == Delivery.Status.PENDING
@@ -119,10 +119,10 @@ def test_a_delivery_claimed_by_a_dead_worker_is_sent_again(
     listing_ready, buy, monkeypatch
 ):
     from sales import tasks
-    from sales.services import deliveries_sweep
+    from sales.services.delivery import deliveries_sweep
 
     monkeypatch.setattr(
-        tasks.order_deliver, "delay", lambda *a: None
+        tasks.order_deliver_task, "delay", lambda *a: None
     )  # the message is lost
     order = buy(listing_ready)
     Delivery.objects.filter(order=order).update(
@@ -147,7 +147,7 @@ def test_broker_down_at_the_last_sale_the_sweep_still_marks_sold_out(
     from codes.models import WebhookDelivery
     from listings.models import Listing
     from sales import tasks
-    from sales.services import listings_stock_sweep
+    from sales.services.stock import listings_stock_sweep
 
     settings.WEBHOOKS_ALLOW_PRIVATE_URLS = True
     listing = active_listing(codes=1)
@@ -158,11 +158,11 @@ def test_broker_down_at_the_last_sale_the_sweep_still_marks_sold_out(
     def broker_down(*args, **kwargs):
         raise ConnectionError("Connection refused")
 
-    monkeypatch.setattr(tasks.order_fulfilled, "delay", broker_down)
-    monkeypatch.setattr(tasks.order_deliver, "delay", broker_down)
+    monkeypatch.setattr(tasks.order_fulfilled_task, "delay", broker_down)
+    monkeypatch.setattr(tasks.order_deliver_task, "delay", broker_down)
     from codes import tasks as code_tasks
 
-    monkeypatch.setattr(code_tasks.webhook_send, "delay", broker_down)
+    monkeypatch.setattr(code_tasks.webhook_send_task, "delay", broker_down)
     buy(listing)
     listing.refresh_from_db()
     assert listing.status == Listing.Status.ACTIVE  # the check never ran

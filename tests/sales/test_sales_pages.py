@@ -50,7 +50,7 @@ def test_sales_totals_per_currency_and_filters(client, active_listing, buy):
     totals = {t["currency"]: t["net"] for t in response.context["totals"]}
     assert totals == {"EUR": Decimal("5"), "USD": Decimal("20")}
     filtered = client.get(reverse("sales:sales-list"), {"listing": eur.pk})
-    assert [o.listing_id for o in filtered.context["orders"]] == [eur.pk]
+    assert [row.order.listing_id for row in filtered.context["rows"]] == [eur.pk]
 
 
 def test_sales_export_neutralises_formula_cells(client, sold):

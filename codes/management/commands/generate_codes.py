@@ -5,14 +5,15 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from codes.generator import (
+from codes.importing.generator import (
     ALPHABETS,
     DEFAULT_GROUP,
     DEFAULT_LENGTH,
     GeneratorOptions,
     GeneratorOptionsError,
 )
-from codes.services import batch_create_generated, code_batch_import
+from codes.services.batches import batch_create_generated
+from codes.services.imports import code_batch_import
 from listings.models import Listing
 
 
@@ -49,7 +50,7 @@ class Command(BaseCommand):
             options.validate(max_count=settings.CODES_GENERATE_MAX)
             batch = batch_create_generated(listing=listing, options=options)
         except GeneratorOptionsError as e:
-            raise CommandError(str(e)) from e
+            raise CommandError(f"{e.field}: {e.message}") from e
         batch = code_batch_import(batch_id=batch.pk)
         self.stdout.write(
             f"Batch #{batch.pk}: generated {batch.accepted} code(s) ({batch.get_status_display()})."

@@ -8,7 +8,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from codes.exceptions import CodesError
 from codes.models import BatchIssue, CodeBatch
-from codes.services import batch_create_upload, code_batch_import
+from codes.services.batches import batch_create_upload
+from codes.services.imports import code_batch_import
 from listings.models import Listing
 
 

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from codes.services import codes_rotate_keys
+from codes.services.rotation import codes_rotate_keys
 
 
 class Command(BaseCommand):

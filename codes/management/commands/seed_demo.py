@@ -9,14 +9,14 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from codes.generator import GeneratorOptions
+from codes.importing.generator import GeneratorOptions
 from codes.models import Code, CodeBatch
-from codes.services import (
+from codes.services.batches import (
     batch_approve,
     batch_create_generated,
-    code_batch_import,
     codes_withdraw_surplus,
 )
+from codes.services.imports import code_batch_import
 from distribly.accounts.services import user_ensure
 from listings.models import Listing
 from listings.services import listing_approve, listing_create, listing_sync_stock
@@ -89,7 +89,7 @@ class Command(BaseCommand):
             listing_approve(listing=listing, by=staff)
         elif listing.status not in (Listing.Status.ACTIVE, Listing.Status.SOLD_OUT):
             Listing.objects.filter(pk=listing.pk).update(status=Listing.Status.ACTIVE)
-        listing = listing_sync_stock(listing_id=listing.pk)
+        listing = listing_sync_stock(listing_id=listing.pk).listing
 
         result = {
             role: {"email": user.email, "password": password}

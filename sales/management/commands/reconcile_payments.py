@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand
 
 from sales.models import Payment
 from sales.payments.base import PaymentError
-from sales.services import payment_reconcile
+from sales.services.payments import payment_reconcile
 
 
 class Command(BaseCommand):

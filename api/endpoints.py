@@ -1,45 +1,60 @@
-"""HTTP API v1 (django-ninja): typed schemas, OpenAPI at /api/v1/openapi.json,
-docs at /api/v1/docs (Swagger UI served from our own static files).
+"""HTTP API v1 (django-ninja): OpenAPI at /api/v1/openapi.json, docs at /api/v1/docs
+(Swagger UI served from our own static files).
 
 The shape is fixed by DESIGN.md ("Stable interfaces"). Codes travel only in
-request bodies. Errors are `{"error": {"code", "message"}}`. Every response
-carries X-RateLimit-* headers; over the limit answers 429 with Retry-After.
+request bodies. Every error is an `ApiError`, answered `{"error": {"code",
+"message"}}`: raised before an endpoint runs (key, scope, rate limit, request
+validation) it goes through one exception handler; found inside an endpoint it is
+returned, so the X-RateLimit-* headers the guard set stay on the answer.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
-from ninja import NinjaAPI, Schema, Status
+from ninja import NinjaAPI, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import HttpBearer
-from pydantic import Field
 
-from listings.models import Listing
-from listings.selectors import seller_listings
-
-from . import api_keys
-from .exceptions import (
+from codes.exceptions import (
     CodeAlreadyRedeemed,
     CodeBusy,
     CodeCancelled,
     CodeNotFound,
     CodesError,
-    InvalidCodeValue,
 )
-from .models import ApiKey, BatchIssue, CodeBatch
-from .services import batch_create_from_values, batch_create_upload
-from .validation import CodeState, code_redeem, code_revoke, code_verify
+from codes.models import BatchIssue, CodeBatch
+from codes.services.batches import batch_create_from_values, batch_create_upload
+from codes.services.validation import CodeState, code_redeem, code_revoke, code_verify
+from distribly.errors import FieldError
+from listings.models import Listing
+from listings.selectors import seller_listings
 
-MAX_JSON_CODES = 10_000
+from . import ratelimit
+from .errors import ApiError
+from .models import ApiKey
+from .schemas import (
+    MAX_JSON_CODES,
+    BatchCreated,
+    BatchOut,
+    CodeIn,
+    CodeOut,
+    Error,
+    ListingOut,
+    NotValid,
+    RedeemIn,
+    RevokeIn,
+)
+from .services import api_key_authenticate
 
 
 class KeyAuth(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str) -> ApiKey | None:
-        return api_keys.api_key_authenticate(token)
+        return api_key_authenticate(token)
 
 
 api = NinjaAPI(
@@ -59,113 +74,26 @@ api = NinjaAPI(
     openapi_url="/openapi.json",
 )
 
-
-# --- schemas -----------------------------------------------------------------------
-
-
-class ErrorBody(Schema):
-    code: str
-    message: str
-
-
-class Error(Schema):
-    error: ErrorBody
-
-
-CodeValue = Annotated[
-    str,
-    Field(min_length=1, max_length=1000, description="The code, as the buyer gave it"),
-]
+# Every endpoint can answer these: bad request, no/invalid key, suspended key or
+# missing scope, rate limited.
+COMMON_ERRORS = {400: Error, 401: Error, 403: Error, 429: Error}
+HTTP_ERROR_CODES = {
+    400: "invalid_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+}
 
 
-class CodeIn(Schema):
-    code: CodeValue
+# --- errors: one type, one handler -------------------------------------------------------
 
 
-class RedeemIn(Schema):
-    code: CodeValue
-    account: Annotated[
-        str,
-        Field(
-            min_length=1,
-            max_length=255,
-            pattern=r"\S",
-            description="Your account or reference that redeems it",
-        ),
-    ]
-
-
-class RevokeIn(Schema):
-    code: CodeValue
-    reason: Annotated[str, Field(max_length=300)] = ""
-
-
-class ListingRef(Schema):
-    id: int
-    title: str
-
-
-class CodeOut(Schema):
-    valid: bool
-    status: str
-    listing: ListingRef
-    sold_at: datetime | None
-    redeemed_at: datetime | None
-    redeemed_by: str | None
-
-
-class NotValid(Schema):
-    valid: bool = False
-
-
-class ListingOut(Schema):
-    id: int
-    title: str
-    status: str
-    available: int
-    sold: int
-    redeemed: int
-
-
-class CodesIn(Schema):
-    codes: list[str]
-
-
-class BatchCreated(Schema):
-    batch: int
-
-
-class LineReport(Schema):
-    line: int
-    reason: str
-
-
-class BatchOut(Schema):
-    id: int
-    listing: int
-    status: str
-    accepted: int
-    duplicates: int
-    rejected: int
-    skipped_blank: int
-    lines_processed: int
-    warnings: list[str]
-    failure_reason: str
-    rejected_lines: list[LineReport]
-    duplicate_lines: list[LineReport]
-
-
-# --- errors ---------------------------------------------------------------------------
-
-
-def error(
-    request: HttpRequest, status: int, code: str, message: str, **headers: str
-) -> HttpResponse:
-    response = api.create_response(
-        request, {"error": {"code": code, "message": message}}, status=status
-    )
-    for name, value in headers.items():
-        response[name.replace("_", "-")] = value
+@api.exception_handler(ApiError)
+def on_api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
+    response = api.create_response(request, exc.body(), status=exc.status)
+    for name, value in exc.headers.items():
+        response[name] = value
     return response
 
 
@@ -174,88 +102,76 @@ def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpRespo
     problems = []
     for item in exc.errors[:5]:
         where = ".".join(
-            str(p)
-            for p in item.get("loc", [])
-            if p not in ("body", "payload", "query", "path")
+            str(p) for p in item.get("loc", []) if p not in ("body", "payload", "query", "path")
         )
         problems.append(f"{where or 'body'}: {item.get('msg', 'invalid')}")
-    return error(
-        request,
-        400,
-        "invalid_request",
-        "; ".join(problems) or "The request body is not valid.",
-    )
+    message = "; ".join(problems) or "The request body is not valid."
+    return on_api_error(request, ApiError(400, "invalid_request", message))
 
 
 @api.exception_handler(AuthenticationError)
 def on_auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
-    return error(
-        request,
-        401,
-        "unauthorized",
-        "Send a valid API key: Authorization: Bearer <key>.",
-    )
+    message = "Send a valid API key: Authorization: Bearer <key>."
+    return on_api_error(request, ApiError(401, "unauthorized", message))
 
 
 @api.exception_handler(HttpError)
 def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
-    codes = {
-        400: "invalid_request",
-        401: "unauthorized",
-        403: "forbidden",
-        404: "not_found",
-        405: "method_not_allowed",
-    }
-    return error(
-        request, exc.status_code, codes.get(exc.status_code, "error"), str(exc)
-    )
+    code = HTTP_ERROR_CODES.get(exc.status_code, "error")
+    return on_api_error(request, ApiError(exc.status_code, code, str(exc)))
+
+
+def refusal(exc: CodesError | FieldError) -> ApiError:
+    """The API's answer to a domain error raised by a service."""
+    if isinstance(exc, CodeNotFound):
+        return ApiError(404, "not_found", str(exc))
+    if isinstance(exc, FieldError):
+        return ApiError(400, "invalid_request", f"{exc.field}: {exc.message}")
+    if isinstance(exc, CodeAlreadyRedeemed):
+        when = exc.redeemed_at.isoformat() if isinstance(exc.redeemed_at, datetime) else ""
+        return ApiError(409, "already_redeemed", f"Redeemed at {when} by {exc.redeemed_by}.")
+    if isinstance(exc, CodeCancelled):
+        return ApiError(410, "cancelled", str(exc))
+    if isinstance(exc, CodeBusy):
+        return ApiError(409, "in_checkout", str(exc))
+    return ApiError(400, "invalid_request", str(exc))
+
+
+def answer(error: ApiError) -> Status[Any]:
+    """An error found inside an endpoint, answered with the guard's headers kept."""
+    return Status(error.status, error.body())
 
 
 # --- guard: key state, scope and rate limits -------------------------------------------
 
 
-class Refused(Exception):
-    def __init__(self, status: int, code: str, message: str, **headers: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message, self.headers = (
-            status,
-            code,
-            message,
-            headers,
-        )
-
-
-@api.exception_handler(Refused)
-def on_refused(request: HttpRequest, exc: Refused) -> HttpResponse:
-    return error(request, exc.status, exc.code, exc.message, **exc.headers)
-
-
 def guard(request: HttpRequest, response: HttpResponse, scope: str | None) -> ApiKey:
-    key: ApiKey = request.auth  # type: ignore[attr-defined]
+    key = request.auth  # type: ignore[attr-defined]  # set by ninja from KeyAuth
+    if not isinstance(key, ApiKey):
+        raise ApiError(401, "unauthorized", "Send a valid API key: Authorization: Bearer <key>.")
     if key.suspended_at is not None:
-        raise Refused(
+        raise ApiError(
             403,
             "key_suspended",
             "This key is suspended after too many failed look-ups. Create a new one.",
         )
     if scope is not None and scope not in key.scopes:
-        raise Refused(403, "missing_scope", f"This key lacks the '{scope}' scope.")
-    state = api_keys.rate_check(key)
+        raise ApiError(403, "missing_scope", f"This key lacks the '{scope}' scope.")
+    state = ratelimit.rate_check(key)
     headers = {
-        "X_RateLimit_Limit": str(state.limit),
-        "X_RateLimit_Remaining": str(state.remaining),
-        "X_RateLimit_Reset": str(state.reset),
+        "X-RateLimit-Limit": str(state.limit),
+        "X-RateLimit-Remaining": str(state.remaining),
+        "X-RateLimit-Reset": str(state.reset),
     }
     if not state.allowed:
-        raise Refused(
+        raise ApiError(
             429,
             "rate_limited",
             f"Slow down: {state.reason}. Try again in {state.reset} s.",
-            Retry_After=str(state.reset),
-            **headers,
+            headers={"Retry-After": str(state.reset), **headers},
         )
     for name, value in headers.items():
-        response[name.replace("_", "-")] = value
+        response[name] = value
     return key
 
 
@@ -270,22 +186,10 @@ def _code_out(state: CodeState) -> dict[str, Any]:
     }
 
 
-def _not_found(key: ApiKey, body: dict[str, Any]) -> Status[Any]:
-    api_keys.rate_record_failure(key)
-    return Status(404, body)
-
-
-def failure(status: int, code: str, message: str) -> Status[Any]:
-    """An error answer in the API's one shape: {"error": {"code", "message"}}."""
-    return Status(status, {"error": {"code": code, "message": message}})
-
-
-NOT_FOUND_ERROR = {"error": {"code": "not_found", "message": "No such code."}}
-
-
-# Every endpoint can answer these: bad request, no/invalid key, suspended key or
-# missing scope, rate limited.
-COMMON_ERRORS = {400: Error, 401: Error, 403: Error, 429: Error}
+def _not_found(key: ApiKey, exc: CodeNotFound) -> Status[Any]:
+    """A failed look-up: counted against the key's failure budget (guessing must not pay)."""
+    ratelimit.rate_record_failure(key)
+    return answer(refusal(exc))
 
 
 # --- endpoints ------------------------------------------------------------------------
@@ -303,8 +207,9 @@ def verify(request: HttpRequest, response: HttpResponse, payload: CodeIn) -> Any
     try:
         state = code_verify(seller_id=key.seller_id, value=payload.code)
     except CodeNotFound:
-        return _not_found(key, {"valid": False})
-    api_keys.rate_record_success(key)
+        ratelimit.rate_record_failure(key)
+        return Status(404, {"valid": False})
+    ratelimit.rate_record_success(key)
     return Status(200, _code_out(state))
 
 
@@ -318,21 +223,12 @@ def redeem(request: HttpRequest, response: HttpResponse, payload: RedeemIn) -> A
     account redeemed it; 410 if it was cancelled; 404 if unknown or never sold."""
     key = guard(request, response, "redeem")
     try:
-        state = code_redeem(
-            seller_id=key.seller_id, value=payload.code, account=payload.account
-        )
-    except CodeNotFound:
-        return _not_found(key, NOT_FOUND_ERROR)
-    except InvalidCodeValue as e:
-        return failure(400, "invalid_request", str(e))
-    except CodeAlreadyRedeemed as e:
-        when = e.redeemed_at.isoformat() if isinstance(e.redeemed_at, datetime) else ""
-        return failure(
-            409, "already_redeemed", f"Redeemed at {when} by {e.redeemed_by}."
-        )
-    except CodeCancelled as e:
-        return failure(410, "cancelled", str(e))
-    api_keys.rate_record_success(key)
+        state = code_redeem(seller_id=key.seller_id, value=payload.code, account=payload.account)
+    except CodeNotFound as e:
+        return _not_found(key, e)
+    except (CodesError, FieldError) as e:
+        return answer(refusal(e))
+    ratelimit.rate_record_success(key)
     return Status(200, _code_out(state))
 
 
@@ -346,14 +242,12 @@ def revoke(request: HttpRequest, response: HttpResponse, payload: RevokeIn) -> A
     `withdrawn`. Repeating it is harmless."""
     key = guard(request, response, "revoke")
     try:
-        state = code_revoke(
-            seller_id=key.seller_id, value=payload.code, reason=payload.reason
-        )
-    except CodeNotFound:
-        return _not_found(key, NOT_FOUND_ERROR)
-    except CodeBusy as e:
-        return failure(409, "in_checkout", str(e))
-    api_keys.rate_record_success(key)
+        state = code_revoke(seller_id=key.seller_id, value=payload.code, reason=payload.reason)
+    except CodeNotFound as e:
+        return _not_found(key, e)
+    except CodesError as e:
+        return answer(refusal(e))
+    ratelimit.rate_record_success(key)
     return Status(200, _code_out(state))
 
 
@@ -440,57 +334,47 @@ def upload_codes(request: HttpRequest, response: HttpResponse, listing_id: int) 
         .first()
     )
     if listing is None:
-        return failure(404, "not_found", "No such listing.")
+        return answer(ApiError(404, "not_found", "No such listing."))
     try:
         with transaction.atomic():
             if request.content_type == "multipart/form-data":
-                file = request.FILES.get("file")
-                if file is None:
-                    raise CodesError(
-                        "file: send the CSV file in the multipart field 'file'"
-                    )
-                if not file.size:
-                    raise CodesError("file: the file is empty")
-                header = str(request.POST.get("header", "false")).lower() in (
-                    "true",
-                    "1",
-                    "on",
-                )
-                batch = batch_create_upload(
-                    listing=listing,
-                    file=file,
-                    filename=file.name or "upload.csv",
-                    has_header=header,
-                    source=CodeBatch.Source.API,
-                )
+                batch = _upload_file(request, listing)
             else:
-                batch = batch_create_from_values(
-                    listing=listing, values=_json_codes(request)
-                )
-    except CodesError as e:
-        return failure(400, "invalid_request", str(e))
+                batch = batch_create_from_values(listing=listing, values=_json_codes(request))
+    except (CodesError, FieldError) as e:
+        return answer(refusal(e))
     return Status(202, {"batch": batch.pk})
 
 
-def _json_codes(request: HttpRequest) -> list[str]:
-    import json
+def _upload_file(request: HttpRequest, listing: Listing) -> CodeBatch:
+    file = request.FILES.get("file")
+    if file is None:
+        raise FieldError("file", "send the CSV file in the multipart field 'file'")
+    if not file.size:
+        raise FieldError("file", "the file is empty")
+    header = str(request.POST.get("header", "false")).lower() in ("true", "1", "on")
+    return batch_create_upload(
+        listing=listing,
+        file=file,
+        filename=file.name or "upload.csv",
+        has_header=header,
+        source=CodeBatch.Source.API,
+    )
 
+
+def _json_codes(request: HttpRequest) -> list[str]:
     try:
         body = json.loads(request.body or b"null")
     except ValueError as e:
-        raise CodesError(
-            "body: send a CSV file as multipart field 'file', or JSON {\"codes\": [...]}"
+        raise FieldError(
+            "body", "send a CSV file as multipart field 'file', or JSON {\"codes\": [...]}"
         ) from e
     codes = body.get("codes") if isinstance(body, dict) else None
-    if (
-        not isinstance(codes, list)
-        or not codes
-        or not all(isinstance(c, str) for c in codes)
-    ):
-        raise CodesError("codes: a non-empty list of strings")
+    if not isinstance(codes, list) or not codes or not all(isinstance(c, str) for c in codes):
+        raise FieldError("codes", "a non-empty list of strings")
     if len(codes) > MAX_JSON_CODES:
-        raise CodesError(
-            f"codes: at most {MAX_JSON_CODES:,} per request; upload a CSV file for more"
+        raise FieldError(
+            "codes", f"at most {MAX_JSON_CODES:,} per request; upload a CSV file for more"
         )
     return codes
 
@@ -504,7 +388,7 @@ def batch_status(request: HttpRequest, response: HttpResponse, batch_id: int) ->
     key = guard(request, response, "upload")
     batch = CodeBatch.objects.filter(pk=batch_id, seller_id=key.seller_id).first()
     if batch is None:
-        return failure(404, "not_found", "No such batch.")
+        return answer(ApiError(404, "not_found", "No such batch."))
     issues = list(
         BatchIssue.objects.filter(batch=batch)
         .order_by("line")
@@ -524,14 +408,10 @@ def batch_status(request: HttpRequest, response: HttpResponse, batch_id: int) ->
             "warnings": [*batch.analysis, *batch.warnings],
             "failure_reason": batch.failure_reason,
             "rejected_lines": [
-                {"line": n, "reason": r}
-                for n, k, r in issues
-                if k == BatchIssue.Kind.REJECTED
+                {"line": n, "reason": r} for n, k, r in issues if k == BatchIssue.Kind.REJECTED
             ],
             "duplicate_lines": [
-                {"line": n, "reason": r}
-                for n, k, r in issues
-                if k == BatchIssue.Kind.DUPLICATE
+                {"line": n, "reason": r} for n, k, r in issues if k == BatchIssue.Kind.DUPLICATE
             ],
         },
     )

@@ -10,17 +10,13 @@ send time; rows never hold them.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import ipaddress
 import json
+import logging
 import secrets
-import socket
-import time
 import urllib.error
 import urllib.request
+from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import transaction
@@ -28,9 +24,15 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .exceptions import CodesError
-from .models import Code, WebhookDelivery, WebhookEndpoint
+from codes.exceptions import CodesError, WebhookURLError
+from codes.models import Code, WebhookDelivery, WebhookEndpoint
+from distribly.tasks import enqueue, enqueue_on_commit
 
+from .signing import check_url, sign
+
+logger = logging.getLogger(__name__)
+
+SEND_TASK = "codes.tasks.webhook_send"
 EVENTS = (
     "code.sold",
     "code.cancelled",
@@ -40,51 +42,9 @@ EVENTS = (
 )
 
 
-class WebhookURLError(CodesError):
-    pass
-
 
 class WebhookSendError(Exception):
     """A delivery attempt failed; the task retries it."""
-
-
-def sign(secret: str, body: bytes, timestamp: int | None = None) -> str:
-    ts = int(time.time()) if timestamp is None else timestamp
-    mac = hmac.new(
-        secret.encode(), f"{ts}.".encode() + body, hashlib.sha256
-    ).hexdigest()
-    return f"t={ts},v1={mac}"
-
-
-def check_url(url: str) -> None:
-    """Refuse URLs we must not call: not http(s), or (in production) resolving to a
-    private, loopback, link-local or otherwise internal address (SSRF)."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise WebhookURLError("url: " + _("use an http:// or https:// address"))
-    if settings.WEBHOOKS_ALLOW_PRIVATE_URLS:
-        return
-    if parts.scheme != "https":
-        raise WebhookURLError("url: " + _("use https://"))
-    try:
-        infos = socket.getaddrinfo(
-            parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP
-        )
-    except socket.gaierror as e:
-        raise WebhookURLError(
-            "url: " + _("%(host)s does not resolve") % {"host": parts.hostname}
-        ) from e
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if not address.is_global or address.is_multicast:
-            raise WebhookURLError(
-                "url: "
-                + _(
-                    "%(host)s resolves to a private or internal address (%(address)s); "
-                    "webhooks can only go to public addresses"
-                )
-                % {"host": parts.hostname, "address": address}
-            )
 
 
 def endpoint_set(*, seller: Any, url: str) -> WebhookEndpoint:
@@ -107,27 +67,16 @@ def webhook_emit(
     *, seller_id: int, event: str, data: dict[str, Any], code: Code | None = None
 ) -> WebhookDelivery | None:
     """Queue an event for the seller's endpoint, if they have one (after commit)."""
-    assert event in EVENTS, event
+    if event not in EVENTS:
+        raise ValueError(f"unknown webhook event {event!r}")
     endpoint = WebhookEndpoint.objects.filter(seller_id=seller_id, active=True).first()
     if endpoint is None:
         return None
     delivery = WebhookDelivery.objects.create(
         endpoint=endpoint, event=event, payload=data, code=code
     )
-    from .tasks import webhook_send
-
-    delivery_id = delivery.pk
-    transaction.on_commit(lambda: _safe_delay(webhook_send, delivery_id))
+    enqueue_on_commit(SEND_TASK, delivery.pk)
     return delivery
-
-
-def _safe_delay(task: Any, *args: Any) -> None:
-    try:
-        task.delay(*args)
-    except Exception:  # broker down: the sweep sends pending rows later
-        import logging
-
-        logging.getLogger(__name__).warning("could not queue webhook delivery %s", args)
 
 
 def _body(delivery: WebhookDelivery) -> bytes:
@@ -218,16 +167,13 @@ def webhook_send_test(*, seller: Any) -> WebhookDelivery:
             event="webhook.test",
             data={"message": "A test event from Distribly: your endpoint works."},
         )
-    assert delivery is not None
+    if delivery is None:  # the endpoint was switched off meanwhile
+        raise CodesError(_("Set your webhook URL first."))
     return delivery
 
 
 def webhooks_sweep() -> list[int]:
     """Re-queue deliveries a dead worker left `sending`, or whose first message was lost."""
-    from datetime import timedelta
-
-    from .tasks import webhook_send
-
     now = timezone.now()
     WebhookDelivery.objects.filter(
         status=WebhookDelivery.Status.SENDING,
@@ -249,5 +195,5 @@ def webhooks_sweep() -> list[int]:
         ).values_list("pk", flat=True)[:500]
     )  # retries are at most 6 h apart: older than that means the retry message was lost
     for delivery_id in ids:
-        _safe_delay(webhook_send, delivery_id)
+        enqueue(SEND_TASK, delivery_id)
     return ids

@@ -13,17 +13,20 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from .crypto import get_keyring
-from .exceptions import (
+from codes.crypto import get_keyring
+from codes.exceptions import (
     CodeAlreadyRedeemed,
     CodeBusy,
     CodeCancelled,
     CodeNotFound,
     InvalidCodeValue,
 )
-from .models import Code
-from .text import InvalidCode, normalise
+from codes.importing.text import InvalidCode, normalise
+from codes.models import Code
+from codes.webhooks.delivery import webhook_emit
+from listings.services import listing_sync_stock
 
 S = Code.Status
 
@@ -104,9 +107,7 @@ def code_redeem(*, seller_id: int, value: str, account: str) -> CodeState:
     of one code agree: exactly one account wins."""
     account = (account or "").strip()[:255]
     if not account:
-        raise InvalidCodeValue(
-            "account: say which account or reference redeems the code"
-        )
+        raise InvalidCodeValue("account", _("say which account or reference redeems the code"))
     with transaction.atomic():
         code = code_lookup(seller_id=seller_id, value=value, for_update=True)
         return code_state(_redeem(code, account))
@@ -141,8 +142,6 @@ def _cancel(code: Code, reason: str) -> Code:
     code.status_changed_at = now
     code.save(update_fields=["status", "cancel_reason", "status_changed_at"])
     if code.status == S.CANCELLED:
-        from .webhooks import webhook_emit
-
         webhook_emit(
             seller_id=code.seller_id,
             event="code.cancelled",
@@ -154,8 +153,6 @@ def _cancel(code: Code, reason: str) -> Code:
             },
         )
     else:
-        from listings.services import listing_sync_stock
-
         transaction.on_commit(lambda: listing_sync_stock(listing_id=code.listing_id))
     return code
 
@@ -178,16 +175,3 @@ def code_cancel_by_id(*, seller_id: int, code_id: int, reason: str) -> CodeState
         if code is None:
             raise CodeNotFound()
         return code_state(_cancel(code, reason or "cancelled by the seller"))
-
-
-def buyer_email_for(code: Code) -> str:
-    """The buyer's email of a sold code (sales owns orders; read without importing it)."""
-    from django.apps import apps
-
-    if code.order_id is None:
-        return ""
-    Order: Any = apps.get_model("sales", "Order")
-    return (
-        Order.objects.filter(pk=code.order_id).values_list("email", flat=True).first()
-        or ""
-    )

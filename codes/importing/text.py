@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 
 # One definition of "HTML" for codes and seller text. A lone "<" (as in "a<b")
 # is not HTML and stays allowed.
-from listings.text import HTML_RE
+from distribly.text import HTML_RE
 
 MAX_CODE_LENGTH = 255
 ASCII_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")

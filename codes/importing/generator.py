@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from distribly.errors import FieldError
+
 ALPHABETS = {
     # Crockford base32: no I, L, O, U, so nothing is mistaken when read aloud or typed.
     "crockford": "0123456789ABCDEFGHJKMNPQRSTVWXYZ",
@@ -29,8 +31,8 @@ DEFAULT_GROUP = 5
 MIN_BITS = 40
 
 
-class GeneratorOptionsError(ValueError):
-    pass
+class GeneratorOptionsError(FieldError, ValueError):
+    """Options that would make weak or colliding codes; names the option."""
 
 
 @dataclass(frozen=True)
@@ -49,39 +51,43 @@ class GeneratorOptions:
         """Refuse options that make weak or colliding codes. Messages name the field."""
         if self.alphabet not in ALPHABETS:
             raise GeneratorOptionsError(
-                "alphabet: "
-                + _("choose one of %(names)s") % {"names": ", ".join(ALPHABETS)}
+                "alphabet",
+                _("choose one of %(names)s") % {"names": ", ".join(ALPHABETS)}
             )
         if not 1 <= self.count <= max_count:
             raise GeneratorOptionsError(
-                "count: "
-                + _("must be between 1 and %(max)s") % {"max": f"{max_count:,}"}
+                "count",
+                _("must be between 1 and %(max)s") % {"max": f"{max_count:,}"}
             )
         if not 4 <= self.length <= 64:
             raise GeneratorOptionsError(
-                "length: " + _("must be between 4 and 64 characters")
+                "length",
+                _("must be between 4 and 64 characters")
             )
         if not 0 <= self.group <= 64:
             raise GeneratorOptionsError(
-                "group: " + _("must be between 0 (no grouping) and 64")
+                "group",
+                _("must be between 0 (no grouping) and 64")
             )
         if len(self.prefix) > 40 or not all(
             ch.isalnum() or ch in "-_" for ch in self.prefix
         ):
             raise GeneratorOptionsError(
-                "prefix: " + _("up to 40 letters, digits, '-' or '_'")
+                "prefix",
+                _("up to 40 letters, digits, '-' or '_'")
             )
         if self.prefix and not self.prefix[0].isalnum():
             raise GeneratorOptionsError(
-                "prefix: " + _("must start with a letter or digit")
+                "prefix",
+                _("must start with a letter or digit")
             )
         # Guessable codes are refused, and the space must be large enough that random
         # codes of one batch practically never collide (birthday bound ~2^-20).
         needed = max(MIN_BITS, 2 * math.log2(max(self.count, 1)) + 20)
         if self.bits < needed:
             raise GeneratorOptionsError(
-                "length: "
-                + _(
+                "length",
+                _(
                     "%(length)d characters of this alphabet give %(bits).0f bits; "
                     "%(count)s codes need at least %(needed).0f. Use longer codes."
                 )
@@ -94,7 +100,8 @@ class GeneratorOptions:
             )
         if self.display_length > 255:
             raise GeneratorOptionsError(
-                "length: " + _("the generated code would exceed 255 characters")
+                "length",
+                _("the generated code would exceed 255 characters")
             )
 
     @property

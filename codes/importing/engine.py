@@ -3,7 +3,7 @@
 Every line is either accepted or reported with its number and reason (DESIGN
 invariant 8). Lines stream through in constant memory:
 
-1. each line is normalised and validated (codes/text.py); valid values are
+1. each line is normalised and validated (codes/importing/text.py); valid values are
    digested and encrypted in Python;
 2. rows go into a per-connection TEMP staging table, by COPY on PostgreSQL and
    by chunked inserts on SQLite;
@@ -27,8 +27,9 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils.translation import gettext as _
 
+from codes.crypto import get_keyring
+
 from .analysis import Analyzer
-from .crypto import get_keyring
 from .reader import Line
 from .text import InvalidCode, mask, normalise
 
@@ -59,7 +60,7 @@ class ImportReport:
 Row = tuple[int, bytes | None, bytes | None, int | None, str | None]
 
 
-class _Stage:
+class Stage:
     """The TEMP staging table of this connection, loaded in chunks."""
 
     def __init__(self) -> None:
@@ -120,11 +121,11 @@ def stage_lines(
     has_header: bool,
     encoding_name: Callable[[], str],
     progress: Callable[[int], None],
-) -> tuple[_Stage, ImportReport]:
+) -> tuple[Stage, ImportReport]:
     """Validate, digest, encrypt and stage every line. Raises ImportFailed."""
     keyring = get_keyring()
     encrypt, digest = keyring.encrypt, keyring.digest
-    stage = _Stage()
+    stage = Stage()
     report = ImportReport()
     analyzer = Analyzer()
     invisible_chars = invisible_lines = 0
@@ -246,7 +247,7 @@ WHERE s.digest IS NOT NULL AND NOT (c.batch_id = %s AND c.line = s.line)
 
 def merge_stage(
     *,
-    stage: _Stage,
+    stage: Stage,
     report: ImportReport,
     batch_id: int,
     listing_id: int,
@@ -292,7 +293,7 @@ def merge_stage(
             raise RuntimeError("import merge lost track of a staged line")
 
 
-def discard_stage(stage: _Stage) -> None:
+def discard_stage(stage: Stage) -> None:
     try:
         with transaction.atomic():
             stage.drop()

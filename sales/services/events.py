@@ -1,0 +1,135 @@
+"""Provider webhook events: each applied once, never lost.
+
+The view verifies the signature and hands the event here. The event is only a
+trigger: the provider is asked for the object's real state first, outside any
+transaction (pretix plugins/stripe/views.py). Then one transaction records the
+event id and applies its effect. Only a conflict on that insert means another
+delivery of the same event got there first; an effect that fails rolls the
+record back with it and the error reaches the view, which answers 5xx so the
+provider sends the event again. A permanent provider error cannot be cured by
+retrying: it is recorded on the event (staff see it in the admin) and the event
+counts as handled.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+
+from django.db import IntegrityError, transaction
+
+from sales.models import Payment, WebhookEvent
+from sales.payments import get_provider
+from sales.payments.base import PaymentError, ProviderEvent, ProviderStatus
+
+from .payments import payment_confirm, payment_expire, payment_fail
+from .refunds import payment_refunded_externally
+
+logger = logging.getLogger(__name__)
+
+CONFIRMING = {"checkout.session.completed", "checkout.session.async_payment_succeeded"}
+
+
+class Outcome(Enum):
+    PROCESSED = "processed"  # the effect was applied now
+    DUPLICATE = "duplicate"  # this event was handled before
+    IGNORED = "ignored"  # nothing of ours (an unknown type or object)
+    FAILED = "failed"  # a permanent provider error, recorded for staff
+
+
+@dataclass(frozen=True)
+class EventResult:
+    outcome: Outcome
+    event: WebhookEvent | None = None
+
+
+def payment_event_process(*, provider_name: str, event: ProviderEvent) -> EventResult:
+    """Apply one verified provider event exactly once (see the module docstring).
+
+    Raises PaymentError (transient) or a database error when the provider should
+    send the event again.
+    """
+    if WebhookEvent.objects.filter(provider=provider_name, event_id=event.event_id).exists():
+        return EventResult(Outcome.DUPLICATE)  # a replay: skip the provider call
+    try:
+        effect = _effect_for(provider_name, event)
+    except PaymentError as e:
+        if not e.permanent:
+            raise
+        return _record_failure(provider_name, event, e)
+    if effect is None:
+        return _record(provider_name, event, Outcome.IGNORED, lambda: None)
+    return _record(provider_name, event, Outcome.PROCESSED, effect)
+
+
+def _effect_for(provider_name: str, event: ProviderEvent) -> Callable[[], object] | None:
+    """Re-fetch what the event is about (no transaction open) and return its database
+    effect, or None when the event concerns nothing of ours."""
+    provider = get_provider(provider_name)
+    if event.type.startswith("checkout.session."):
+        payment = Payment.objects.filter(
+            provider=provider_name, provider_ref=event.object_id
+        ).first()
+        if payment is None:
+            return None
+        status = provider.fetch_status(payment=payment)
+        return _checkout_effect(event.type, payment.pk, status)
+    if event.type == "charge.refunded":
+        info = provider.fetch_charge_refunds(object_id=event.object_id)
+        return lambda: payment_refunded_externally(provider_name=provider_name, info=info)
+    return None
+
+
+def _checkout_effect(
+    event_type: str, payment_id: int, status: ProviderStatus
+) -> Callable[[], object] | None:
+    if event_type in CONFIRMING and status.state == "paid":
+        return lambda: payment_confirm(
+            payment_id=payment_id, provider_payment_id=status.provider_payment_id
+        )
+    if event_type == "checkout.session.async_payment_failed":
+        return lambda: payment_fail(payment_id=payment_id)
+    if event_type == "checkout.session.expired" and status.state == "expired":
+        return lambda: payment_expire(payment_id=payment_id)
+    return None
+
+
+def _record(
+    provider_name: str, event: ProviderEvent, outcome: Outcome, effect: Callable[[], object]
+) -> EventResult:
+    """Record the event id and apply its effect in one transaction."""
+    with transaction.atomic():
+        try:
+            with transaction.atomic():  # a savepoint: only this insert may conflict
+                row = WebhookEvent.objects.create(
+                    provider=provider_name,
+                    event_id=event.event_id,
+                    type=event.type,
+                    status=outcome.value,
+                )
+        except IntegrityError:
+            return EventResult(Outcome.DUPLICATE)
+        effect()  # any error here rolls the record back too: the provider retries
+    return EventResult(outcome, row)
+
+
+def _record_failure(provider_name: str, event: ProviderEvent, error: PaymentError) -> EventResult:
+    logger.warning(
+        "%s event %s (%s): permanent provider error, recorded for staff",
+        provider_name,
+        event.event_id,
+        event.type,
+    )
+    with transaction.atomic():
+        row, created = WebhookEvent.objects.get_or_create(
+            provider=provider_name,
+            event_id=event.event_id,
+            defaults={
+                "type": event.type,
+                "status": Outcome.FAILED.value,
+                "error": str(error)[:300],
+            },
+        )
+    return EventResult(Outcome.FAILED if created else Outcome.DUPLICATE, row)

@@ -1,0 +1,66 @@
+"""After a sale: sold-out deactivation and stock alerts, each once per crossing."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.db.models import Exists, OuterRef
+
+from codes.models import Code
+from codes.webhooks.delivery import webhook_emit
+from distribly.tasks import enqueue_on_commit
+from listings.models import Listing
+from listings.services import listing_sync_stock
+from sales.models import Order
+
+
+def order_after_fulfilment(*, order_id: int) -> None:
+    """After a sale commits: sold-out and low-stock checks (the stock sweep repeats
+    them for any listing whose message was lost)."""
+    order = Order.objects.only("listing_id").get(pk=order_id)
+    listing_stock_alerts(listing_id=order.listing_id)
+
+
+def listings_stock_sweep() -> list[int]:
+    """Active listings with nothing left for sale: run the stock check that a lost
+    queue message would have run (invariant 4 holds again within minutes)."""
+    for_sale = Code.objects.for_sale().filter(listing_id=OuterRef("pk"))
+    ids = list(
+        Listing.objects.filter(status=Listing.Status.ACTIVE)
+        .exclude(Exists(for_sale))
+        .values_list("pk", flat=True)[:500]
+    )
+    for listing_id in ids:
+        listing_stock_alerts(listing_id=listing_id)
+    return ids
+
+
+def listing_stock_alerts(*, listing_id: int) -> list[str]:
+    """After a sale: sold-out deactivation and alerts, each sent once per crossing."""
+    sent: list[str] = []
+    with transaction.atomic():
+        synced = listing_sync_stock(listing_id=listing_id)
+        listing, available = synced.listing, synced.available
+        if synced.sold_out_now:
+            sent.append("sold_out")
+        threshold = listing.low_stock_threshold
+        if (
+            threshold is not None
+            and 0 < available < threshold
+            and not listing.low_stock_alerted
+        ):
+            Listing.objects.filter(pk=listing.pk).update(low_stock_alerted=True)
+            sent.append("low_stock")
+        for kind in sent:
+            enqueue_on_commit("sales.tasks.email_stock_alert", listing.pk, kind, available)
+            webhook_emit(
+                seller_id=listing.seller_id,
+                event=f"listing.{kind}",
+                data={
+                    "listing": {"id": listing.pk, "title": listing.title},
+                    "available": available,
+                    "threshold": threshold,
+                },
+            )
+    return sent
+
+
