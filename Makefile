@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 DEV_ENV := DJANGO_DEBUG=$${DJANGO_DEBUG:-True}
 
-.PHONY: install run test e2e chromium lint worker beat bench lock clean
+.PHONY: install run test checks e2e chromium lint worker beat bench lock clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -23,11 +23,18 @@ run: install
 	$(DEV_ENV) $(BIN)/python manage.py seed_demo
 	$(DEV_ENV) $(BIN)/python manage.py runserver 127.0.0.1:8000
 
-## test: lint, migrations check and the pytest suite (PostgreSQL when DATABASE_URL is set)
-test: install
-	$(BIN)/ruff check .
-	DJANGO_DEBUG=True $(BIN)/python manage.py makemigrations --check --dry-run
+## test: the checks (ruff, ruff format, mypy --strict, the layer contracts, migrations)
+## and the pytest suite (PostgreSQL when DATABASE_URL is set)
+test: install checks
 	$(BIN)/pytest -m "not e2e" $(PYTEST_ARGS)
+
+## checks: everything but the tests
+checks: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	DJANGO_DEBUG=True $(BIN)/mypy
+	$(BIN)/lint-imports
+	DJANGO_DEBUG=True $(BIN)/python manage.py makemigrations --check --dry-run
 
 ## e2e: browser journeys and fault tests in headless Chromium; need PostgreSQL and Redis
 ## (DATABASE_URL, REDIS_URL; defaults: the local servers). Installs Debian's chromium as root.
@@ -41,9 +48,7 @@ chromium:
 	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -q chromium >/dev/null; } \
 	  || { echo "Install Debian's chromium (apt-get install chromium) for the journeys"; exit 1; }
 
-lint: install
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+lint: checks
 
 ## worker / beat: the Celery processes (need REDIS_URL)
 worker: install
@@ -64,4 +69,4 @@ lock:
 	.lock-venv/bin/pip freeze --exclude distribly > requirements.lock && rm -rf .lock-venv
 
 clean:
-	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache .mypy_cache

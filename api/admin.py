@@ -31,5 +31,4 @@ class ApiKeyAdmin(ReadOnlyAdmin):
         "revoked_at",
         "suspended_at",
         "consecutive_failures",
-    ]
-    readonly_fields = fields  # never the hash
+    ]  # never the hash

@@ -8,4 +8,6 @@ from .models import ApiKey
 
 
 def api_key_suspended_message(key: ApiKey) -> EmailMultiAlternatives:
-    return make_message("api-key-suspended", key.seller.email, {"key": key}, key.seller.language)
+    return make_message(
+        "api-key-suspended", key.seller.email, {"key": key}, key.seller.language
+    )

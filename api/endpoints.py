@@ -102,7 +102,9 @@ def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpRespo
     problems = []
     for item in exc.errors[:5]:
         where = ".".join(
-            str(p) for p in item.get("loc", []) if p not in ("body", "payload", "query", "path")
+            str(p)
+            for p in item.get("loc", [])
+            if p not in ("body", "payload", "query", "path")
         )
         problems.append(f"{where or 'body'}: {item.get('msg', 'invalid')}")
     message = "; ".join(problems) or "The request body is not valid."
@@ -128,8 +130,12 @@ def refusal(exc: CodesError | FieldError) -> ApiError:
     if isinstance(exc, FieldError):
         return ApiError(400, "invalid_request", f"{exc.field}: {exc.message}")
     if isinstance(exc, CodeAlreadyRedeemed):
-        when = exc.redeemed_at.isoformat() if isinstance(exc.redeemed_at, datetime) else ""
-        return ApiError(409, "already_redeemed", f"Redeemed at {when} by {exc.redeemed_by}.")
+        when = (
+            exc.redeemed_at.isoformat() if isinstance(exc.redeemed_at, datetime) else ""
+        )
+        return ApiError(
+            409, "already_redeemed", f"Redeemed at {when} by {exc.redeemed_by}."
+        )
     if isinstance(exc, CodeCancelled):
         return ApiError(410, "cancelled", str(exc))
     if isinstance(exc, CodeBusy):
@@ -148,7 +154,9 @@ def answer(error: ApiError) -> Status[Any]:
 def guard(request: HttpRequest, response: HttpResponse, scope: str | None) -> ApiKey:
     key = request.auth  # type: ignore[attr-defined]  # set by ninja from KeyAuth
     if not isinstance(key, ApiKey):
-        raise ApiError(401, "unauthorized", "Send a valid API key: Authorization: Bearer <key>.")
+        raise ApiError(
+            401, "unauthorized", "Send a valid API key: Authorization: Bearer <key>."
+        )
     if key.suspended_at is not None:
         raise ApiError(
             403,
@@ -223,7 +231,9 @@ def redeem(request: HttpRequest, response: HttpResponse, payload: RedeemIn) -> A
     account redeemed it; 410 if it was cancelled; 404 if unknown or never sold."""
     key = guard(request, response, "redeem")
     try:
-        state = code_redeem(seller_id=key.seller_id, value=payload.code, account=payload.account)
+        state = code_redeem(
+            seller_id=key.seller_id, value=payload.code, account=payload.account
+        )
     except CodeNotFound as e:
         return _not_found(key, e)
     except (CodesError, FieldError) as e:
@@ -242,7 +252,9 @@ def revoke(request: HttpRequest, response: HttpResponse, payload: RevokeIn) -> A
     `withdrawn`. Repeating it is harmless."""
     key = guard(request, response, "revoke")
     try:
-        state = code_revoke(seller_id=key.seller_id, value=payload.code, reason=payload.reason)
+        state = code_revoke(
+            seller_id=key.seller_id, value=payload.code, reason=payload.reason
+        )
     except CodeNotFound as e:
         return _not_found(key, e)
     except CodesError as e:
@@ -340,7 +352,9 @@ def upload_codes(request: HttpRequest, response: HttpResponse, listing_id: int) 
             if request.content_type == "multipart/form-data":
                 batch = _upload_file(request, listing)
             else:
-                batch = batch_create_from_values(listing=listing, values=_json_codes(request))
+                batch = batch_create_from_values(
+                    listing=listing, values=_json_codes(request)
+                )
     except (CodesError, FieldError) as e:
         return answer(refusal(e))
     return Status(202, {"batch": batch.pk})
@@ -367,14 +381,20 @@ def _json_codes(request: HttpRequest) -> list[str]:
         body = json.loads(request.body or b"null")
     except ValueError as e:
         raise FieldError(
-            "body", "send a CSV file as multipart field 'file', or JSON {\"codes\": [...]}"
+            "body",
+            "send a CSV file as multipart field 'file', or JSON {\"codes\": [...]}",
         ) from e
     codes = body.get("codes") if isinstance(body, dict) else None
-    if not isinstance(codes, list) or not codes or not all(isinstance(c, str) for c in codes):
+    if (
+        not isinstance(codes, list)
+        or not codes
+        or not all(isinstance(c, str) for c in codes)
+    ):
         raise FieldError("codes", "a non-empty list of strings")
     if len(codes) > MAX_JSON_CODES:
         raise FieldError(
-            "codes", f"at most {MAX_JSON_CODES:,} per request; upload a CSV file for more"
+            "codes",
+            f"at most {MAX_JSON_CODES:,} per request; upload a CSV file for more",
         )
     return codes
 
@@ -408,10 +428,14 @@ def batch_status(request: HttpRequest, response: HttpResponse, batch_id: int) ->
             "warnings": [*batch.analysis, *batch.warnings],
             "failure_reason": batch.failure_reason,
             "rejected_lines": [
-                {"line": n, "reason": r} for n, k, r in issues if k == BatchIssue.Kind.REJECTED
+                {"line": n, "reason": r}
+                for n, k, r in issues
+                if k == BatchIssue.Kind.REJECTED
             ],
             "duplicate_lines": [
-                {"line": n, "reason": r} for n, k, r in issues if k == BatchIssue.Kind.DUPLICATE
+                {"line": n, "reason": r}
+                for n, k, r in issues
+                if k == BatchIssue.Kind.DUPLICATE
             ],
         },
     )

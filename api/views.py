@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from distribly.errors import FieldError, add_field_error
-from distribly.http import verified_email_required
+from distribly.http import AuthenticatedRequest, verified_email_required
 
 from .forms import ApiKeyForm
 from .models import ApiKey
@@ -17,7 +17,7 @@ from .services import api_key_create, api_key_revoke
 
 
 @verified_email_required
-def api_keys_view(request: HttpRequest) -> HttpResponse:
+def api_keys_view(request: AuthenticatedRequest) -> HttpResponse:
     form = ApiKeyForm(request.POST or None)
     new_key = None
     if request.method == "POST" and form.is_valid():
@@ -42,7 +42,7 @@ def api_keys_view(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @verified_email_required
-def api_key_revoke_view(request: HttpRequest, pk: int) -> HttpResponse:
+def api_key_revoke_view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     key = get_object_or_404(ApiKey, pk=pk, seller=request.user)
     api_key_revoke(api_key=key)
     messages.success(request, _("Revoked the key “%(name)s”.") % {"name": key.name})

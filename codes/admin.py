@@ -18,6 +18,29 @@ from .models import (
 )
 from .services.batches import batch_approve, batch_reject
 
+BATCH_FIELDS = (
+    "listing",
+    "seller",
+    "source",
+    "status",
+    "original_filename",
+    "encoding",
+    "generator",
+    "lines_processed",
+    "accepted",
+    "duplicates",
+    "rejected",
+    "skipped_blank",
+    "guessability",
+    "masked_sample",
+    "failure_reason",
+    "review_note",
+    "reviewed_at",
+    "reviewed_by",
+    "created_at",
+    "imported_at",
+)
+
 
 @admin.register(CodeBatch)
 class CodeBatchAdmin(ReadOnlyAdmin):
@@ -36,29 +59,8 @@ class CodeBatchAdmin(ReadOnlyAdmin):
     list_filter = ["status", "source", "created_at"]
     search_fields = ["=id", "listing__title", "seller__email"]
     list_select_related = ["listing", "seller"]
-    fields = [
-        "listing",
-        "seller",
-        "source",
-        "status",
-        "original_filename",
-        "encoding",
-        "generator",
-        "lines_processed",
-        "accepted",
-        "duplicates",
-        "rejected",
-        "skipped_blank",
-        "guessability",
-        "masked_sample",
-        "failure_reason",
-        "review_note",
-        "reviewed_at",
-        "reviewed_by",
-        "created_at",
-        "imported_at",
-    ]
-    readonly_fields = [f for f in fields if f != "review_note"]
+    fields = BATCH_FIELDS
+    readonly_fields = tuple(f for f in BATCH_FIELDS if f != "review_note")
     actions = ["approve", "reject"]
 
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
@@ -135,7 +137,6 @@ class CodeAdmin(ReadOnlyAdmin):
         "created_at",
         "status_changed_at",
     ]
-    readonly_fields = fields
 
 
 @admin.register(BatchIssue)
@@ -144,7 +145,6 @@ class BatchIssueAdmin(ReadOnlyAdmin):
     list_filter = ["kind"]
     search_fields = ["=batch__id"]
     fields = ["batch", "line", "kind", "reason"]
-    readonly_fields = fields
 
 
 @admin.register(CodeReveal)
@@ -153,15 +153,18 @@ class CodeRevealAdmin(ReadOnlyAdmin):
     list_filter = ["kind"]
     search_fields = ["user__email"]
     fields = ["at", "user", "kind", "batch", "code", "count", "ip"]
-    readonly_fields = fields
 
 
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(ReadOnlyAdmin):
     list_display = ["seller", "url", "active", "created_at"]
     search_fields = ["seller__email", "url"]
-    fields = ["seller", "url", "active", "created_at"]
-    readonly_fields = fields  # never the signing secret
+    fields = [
+        "seller",
+        "url",
+        "active",
+        "created_at",
+    ]  # never the signing secret
 
 
 @admin.register(WebhookDelivery)
@@ -187,4 +190,3 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
         "created_at",
         "delivered_at",
     ]
-    readonly_fields = fields

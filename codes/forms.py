@@ -1,9 +1,10 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
 from django.utils.translation import gettext_lazy as _
 
 from distribly.errors import add_field_error
@@ -67,7 +68,10 @@ class CodesForm(forms.Form):
         initial="crockford",
         required=False,
     )
-    prefix = forms.CharField(
+    # A field called `prefix` shadows Form.prefix (the HTML name prefix) for the type
+    # checker only: Django moves declared fields into base_fields, and this form is
+    # never given a prefix.
+    prefix = forms.CharField(  # type: ignore[assignment]
         label=_("Prefix (optional)"), required=False, max_length=40
     )
 
@@ -78,41 +82,46 @@ class CodesForm(forms.Form):
         self.fields["file"].help_text += _(
             " Up to %(mb).0f MB and %(lines)s lines."
         ) % {"mb": max_mb, "lines": f"{settings.CODES_UPLOAD_MAX_LINES:,}"}
-        self.fields["count"].max_value = settings.CODES_GENERATE_MAX
-        self.fields["count"].widget.attrs["max"] = settings.CODES_GENERATE_MAX
+        count = cast(forms.IntegerField, self.fields["count"])
+        count.max_value = settings.CODES_GENERATE_MAX
+        count.widget.attrs["max"] = settings.CODES_GENERATE_MAX
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if data.get("source") == self.SOURCE_UPLOAD:
-            upload = data.get("file")
-            if not upload:
-                self.add_error("file", _("Choose the .csv file that holds your codes."))
-            else:
-                if not upload.name.lower().endswith(ALLOWED_EXTENSIONS):
-                    self.add_error("file", _("Upload a .csv file (one code per line)."))
-                elif upload.size == 0:
-                    self.add_error("file", _("The file is empty."))
-                elif upload.size > settings.CODES_UPLOAD_MAX_BYTES:
-                    self.add_error(
-                        "file",
-                        _(
-                            "The file is %(size).1f MB; the limit is %(limit).0f MB. Split it into several uploads."
-                        )
-                        % {
-                            "size": upload.size / MB,
-                            "limit": settings.CODES_UPLOAD_MAX_BYTES / MB,
-                        },
-                    )
+            self._clean_upload(data.get("file"))
         elif data.get("source") == self.SOURCE_GENERATE:
-            if not data.get("count"):
-                self.add_error("count", _("How many codes should we generate?"))
-            else:
-                options = self.generator_options()
-                try:
-                    options.validate(max_count=settings.CODES_GENERATE_MAX)
-                except GeneratorOptionsError as e:
-                    add_field_error(self, e)
+            self._clean_generate(data.get("count"))
         return data
+
+    def _clean_upload(self, upload: UploadedFile[bytes] | None) -> None:
+        if not upload:
+            self.add_error("file", _("Choose the .csv file that holds your codes."))
+        elif not (upload.name or "").lower().endswith(ALLOWED_EXTENSIONS):
+            self.add_error("file", _("Upload a .csv file (one code per line)."))
+        elif upload.size == 0:
+            self.add_error("file", _("The file is empty."))
+        elif (upload.size or 0) > settings.CODES_UPLOAD_MAX_BYTES:
+            self.add_error(
+                "file",
+                _(
+                    "The file is %(size).1f MB; the limit is %(limit).0f MB. Split it into several uploads."
+                )
+                % {
+                    "size": (upload.size or 0) / MB,
+                    "limit": settings.CODES_UPLOAD_MAX_BYTES / MB,
+                },
+            )
+
+    def _clean_generate(self, count: int | None) -> None:
+        if not count:
+            self.add_error("count", _("How many codes should we generate?"))
+            return
+        try:
+            self.generator_options().validate(max_count=settings.CODES_GENERATE_MAX)
+        except GeneratorOptionsError as e:
+            add_field_error(self, e)
 
     def generator_options(self) -> GeneratorOptions:
         d = self.cleaned_data

@@ -249,7 +249,7 @@ class Code(models.Model):
     def reveal(self) -> str:
         """The plaintext value. Callers must check ownership and record a CodeReveal."""
         return get_keyring().decrypt(
-            self.ciphertext, key_id=self.key_id, seller_id=self.seller_id
+            bytes(self.ciphertext), key_id=self.key_id, seller_id=self.seller_id
         )
 
 

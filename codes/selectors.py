@@ -17,6 +17,8 @@ def buyer_email_for(code: Code) -> str:
         return ""
     order_model = apps.get_model("sales", "Order")
     email: str | None = (
-        order_model.objects.filter(pk=code.order_id).values_list("email", flat=True).first()
+        order_model.objects.filter(pk=code.order_id)
+        .values_list("email", flat=True)
+        .first()
     )
     return email or ""

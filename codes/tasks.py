@@ -6,6 +6,8 @@ schedule use it); the functions end in `_task` so they never shadow a service.
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import Task, shared_task
 from django.db import InterfaceError, OperationalError
 
@@ -44,21 +46,27 @@ def batches_resume_stalled_task() -> None:
     max_retries=8,
 )
 def email_batch_reviewed_task(batch_id: int) -> None:
-    batch = CodeBatch.objects.select_related("listing", "seller").filter(pk=batch_id).first()
+    batch = (
+        CodeBatch.objects.select_related("listing", "seller")
+        .filter(pk=batch_id)
+        .first()
+    )
     if batch is not None:
         batch_reviewed_message(batch).send()
 
 
 @shared_task(name="codes.tasks.webhook_send", bind=True, max_retries=12)
-def webhook_send_task(self: Task, delivery_id: int) -> None:  # type: ignore[type-arg]
+def webhook_send_task(self: Task[Any, None], delivery_id: int) -> None:
     """Retried with exponential backoff: 30 s, 1 min, 2 min … capped at 6 h: ~1 day in all."""
     try:
         webhook_send(delivery_id=delivery_id)
     except WebhookSendError as e:
-        if self.request.retries >= self.max_retries:
+        if self.request.retries >= (self.max_retries or 0):
             webhook_give_up(delivery_id=delivery_id)
             return
-        raise self.retry(exc=e, countdown=min(6 * 3600, 30 * 2**self.request.retries)) from e
+        raise self.retry(
+            exc=e, countdown=min(6 * 3600, 30 * 2**self.request.retries)
+        ) from e
 
 
 @shared_task(name="codes.tasks.webhooks_sweep")

@@ -10,6 +10,7 @@ from django.http import (
     Http404,
     HttpRequest,
     HttpResponse,
+    HttpResponseBase,
     JsonResponse,
 )
 from django.shortcuts import get_object_or_404, redirect, render
@@ -19,7 +20,7 @@ from django.views.decorators.http import require_POST
 
 from distribly.downloads import csv_response
 from distribly.errors import add_field_error
-from distribly.http import verified_email_required
+from distribly.http import AuthenticatedRequest, verified_email_required
 from listings.forms import ListingForm
 from listings.models import Listing
 from listings.services import listing_create
@@ -74,7 +75,7 @@ def _create_batch(listing: Listing, form: CodesForm) -> CodeBatch:
 
 
 @verified_email_required
-def unique_codes_create(request: HttpRequest) -> HttpResponse:
+def unique_codes_create(request: AuthenticatedRequest) -> HttpResponse:
     """My account → Add an item to sell → Unique codes."""
     listing_form = ListingForm(request.POST or None)
     codes_form = CodesForm(request.POST or None, request.FILES or None)
@@ -104,7 +105,7 @@ def unique_codes_create(request: HttpRequest) -> HttpResponse:
 
 
 @verified_email_required
-def batch_add(request: HttpRequest, pk: int) -> HttpResponse:
+def batch_add(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """Add codes to an existing listing: a new batch, uploaded or generated."""
     listing = _own_listing(request, pk)
     if listing.status == Listing.Status.ARCHIVED:
@@ -127,7 +128,7 @@ def batch_add(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @verified_email_required
-def listing_batches(request: HttpRequest, pk: int) -> HttpResponse:
+def listing_batches(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     listing = _own_listing(request, pk)
     page = Paginator(listing.batches.order_by("-created_at"), 25).get_page(
         request.GET.get("page")
@@ -138,7 +139,7 @@ def listing_batches(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @verified_email_required
-def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def batch_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     batch = _own_batch(request, pk)
     issues = Paginator(
         batch.issues.only("line", "kind", "reason").order_by("line"), 100
@@ -148,7 +149,7 @@ def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @verified_email_required
-def batch_progress(request: HttpRequest, pk: int) -> JsonResponse:
+def batch_progress(request: AuthenticatedRequest, pk: int) -> JsonResponse:
     batch = _own_batch(request, pk)
     return JsonResponse(
         {
@@ -166,7 +167,7 @@ def batch_progress(request: HttpRequest, pk: int) -> JsonResponse:
 
 
 @verified_email_required
-def batch_issues_download(request: HttpRequest, pk: int) -> HttpResponse:
+def batch_issues_download(request: AuthenticatedRequest, pk: int) -> HttpResponseBase:
     batch = _own_batch(request, pk)
     rows = batch_issues_export(
         batch=batch, user=request.user, ip=request.META.get("REMOTE_ADDR")
@@ -177,7 +178,7 @@ def batch_issues_download(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @verified_email_required
-def batch_codes_download(request: HttpRequest, pk: int) -> HttpResponse:
+def batch_codes_download(request: AuthenticatedRequest, pk: int) -> HttpResponseBase:
     batch = _own_batch(request, pk)
     try:
         rows = batch_codes_export(
@@ -197,7 +198,7 @@ def batch_codes_download(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @verified_email_required
-def batch_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
+def batch_withdraw(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     batch = _own_batch(request, pk)
     try:
         count = batch_withdraw_unsold(batch=batch)
@@ -244,7 +245,7 @@ def _validate_render(
 
 
 @verified_email_required
-def validate(request: HttpRequest) -> HttpResponse:
+def validate(request: AuthenticatedRequest) -> HttpResponse:
     """Validate a code: the seller's record that stops a code being accepted twice."""
     form = ValidateForm(request.POST or None)
     if request.method != "POST" or not form.is_valid():
@@ -273,7 +274,7 @@ def validate(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @verified_email_required
-def validate_redeem(request: HttpRequest, code_id: int) -> HttpResponse:
+def validate_redeem(request: AuthenticatedRequest, code_id: int) -> HttpResponse:
     try:
         state = code_redeem_by_id(
             seller_id=request.user.pk,
@@ -296,7 +297,7 @@ def validate_redeem(request: HttpRequest, code_id: int) -> HttpResponse:
 
 @require_POST
 @verified_email_required
-def validate_cancel(request: HttpRequest, code_id: int) -> HttpResponse:
+def validate_cancel(request: AuthenticatedRequest, code_id: int) -> HttpResponse:
     try:
         state = code_cancel_by_id(
             seller_id=request.user.pk,
@@ -323,7 +324,7 @@ def validate_cancel(request: HttpRequest, code_id: int) -> HttpResponse:
 
 
 @verified_email_required
-def webhooks_view(request: HttpRequest) -> HttpResponse:
+def webhooks_view(request: AuthenticatedRequest) -> HttpResponse:
     endpoint = WebhookEndpoint.objects.filter(seller=request.user).first()
     form = WebhookForm(
         request.POST or None, initial={"url": endpoint.url if endpoint else ""}
@@ -346,7 +347,7 @@ def webhooks_view(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @verified_email_required
-def webhook_test_view(request: HttpRequest) -> HttpResponse:
+def webhook_test_view(request: AuthenticatedRequest) -> HttpResponse:
     try:
         webhook_send_test(seller=request.user)
     except CodesError as e:
@@ -358,7 +359,7 @@ def webhook_test_view(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @verified_email_required
-def webhook_disable_view(request: HttpRequest) -> HttpResponse:
+def webhook_disable_view(request: AuthenticatedRequest) -> HttpResponse:
     endpoint_disable(seller=request.user)
     messages.success(request, _("Webhooks are off."))
     return redirect("codes:webhooks")

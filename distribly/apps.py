@@ -8,4 +8,4 @@ class DistriblyConfig(AppConfig):
     verbose_name = "Distribly"
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401  (registers the system checks)
+        from . import checks  # noqa: F401, PLC0415 - importing registers the system checks, once apps are ready

@@ -6,13 +6,13 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.utils import translation
 
+from distribly.currency import CURRENCIES, DEFAULT_DISPLAY
+
 CURRENCY_COOKIE = "display_currency"
 
 
 def display_currency(request: HttpRequest) -> str:
     """The signed-in user's choice, else the guest's cookie, else USD."""
-    from distribly.currency import CURRENCIES, DEFAULT_DISPLAY
-
     user = getattr(request, "user", None)
     chosen = (
         getattr(user, "display_currency", "")
@@ -24,8 +24,6 @@ def display_currency(request: HttpRequest) -> str:
 
 
 def site(request: HttpRequest) -> dict[str, Any]:
-    from distribly.currency import CURRENCIES
-
     currency = display_currency(request)
     return {
         "SITE_URL": settings.SITE_URL,

@@ -21,7 +21,7 @@ class ConsoleBackend(DjangoConsoleBackend):
 
 
 # Connection-level failures are worth retrying; a rejected address is not.
-TRANSIENT_EMAIL_ERRORS: tuple[type[BaseException], ...] = (
+TRANSIENT_EMAIL_ERRORS: tuple[type[Exception], ...] = (
     smtplib.SMTPServerDisconnected,
     smtplib.SMTPConnectError,
     smtplib.SMTPDataError,

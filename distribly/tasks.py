@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from importlib import import_module
+from typing import Any
 
 from celery import Task
 from django.db import transaction
@@ -26,7 +27,7 @@ logger = logging.getLogger(__name__)
 TaskArg = int | str
 
 
-def task_named(name: str) -> Task:  # type: ignore[type-arg]
+def task_named(name: str) -> Task[Any, Any]:
     """The registered task called `name`, importing its module on first use."""
     if name not in app.tasks:
         import_module(name.rpartition(".")[0])

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import logging
 
+import redis
 from django.conf import settings
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, JsonResponse
@@ -25,8 +26,6 @@ def _check_database() -> str:
 def _check_broker() -> str:
     if not settings.REDIS_URL:
         return "not configured (tasks run eagerly)"
-    import redis
-
     try:
         redis.Redis.from_url(
             settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2

@@ -10,12 +10,12 @@ from distribly.admin import reject_with_reason
 
 from .exceptions import ListingError
 from .models import ExchangeRate, Listing
-from .selectors import listings_with_counts
+from .selectors import ListingWithCounts, listings_with_counts
 from .services import listing_approve, listing_reject
 
 
 @admin.register(Listing)
-class ListingAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class ListingAdmin(admin.ModelAdmin[Listing]):
     list_display = [
         "title",
         "seller",
@@ -56,12 +56,12 @@ class ListingAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     ]
     actions = ["approve", "reject"]
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Listing]:
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ListingWithCounts]:
         return listings_with_counts(super().get_queryset(request))
 
     @admin.display(description="Available quantity", ordering="available")
-    def available(self, obj: Listing) -> int:
-        return obj.available  # type: ignore[attr-defined,no-any-return]
+    def available(self, obj: ListingWithCounts) -> int:
+        return obj.available
 
     @admin.display(description="Code batches")
     def batches_link(self, obj: Listing) -> str:
@@ -105,7 +105,7 @@ class ListingAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(ExchangeRate)
-class ExchangeRateAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class ExchangeRateAdmin(admin.ModelAdmin[ExchangeRate]):
     """Staff may correct a rate; the daily task overwrites it with the ECB's."""
 
     list_display = ["currency", "rate", "source_date", "updated_at"]

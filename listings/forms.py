@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
@@ -9,8 +11,8 @@ from distribly.text import reject_html
 from .models import Listing
 
 
-class ListingForm(forms.ModelForm):
-    currency = forms.ChoiceField(choices=[], label=_("Currency"))
+class ListingForm(forms.ModelForm[Listing]):
+    currency = forms.ChoiceField(choices=CHOICES, label=_("Currency"))
 
     class Meta:
         model = Listing
@@ -54,14 +56,14 @@ class ListingForm(forms.ModelForm):
             "restrictions": forms.Textarea(attrs={"rows": 2}),
         }
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.label_suffix = ""
-        self.fields["currency"].choices = CHOICES
         self.fields["instructions"].required = True
 
-    def clean(self) -> dict[str, object]:
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         price, currency = data.get("price"), data.get("currency")
         if (
             price is not None

@@ -8,6 +8,8 @@ from django.db import models
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from distribly.currency import format_amount
+
 # What a listing can sell: its codes that are available and in an approved batch
 # (DESIGN invariant 4). The one definition: listings counts stock through the
 # reverse relation `Listing.codes` with it, and codes' `for_sale()` queryset and
@@ -93,8 +95,6 @@ class Listing(models.Model):
 
     @property
     def price_display(self) -> str:
-        from distribly.currency import format_amount
-
         return format_amount(self.price, self.currency)
 
     @property

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import TYPE_CHECKING, TypeAlias, TypedDict
 
+from django.core.cache import cache
 from django.db.models import Count, Q, QuerySet
 
-from .models import CODE_FOR_SALE, Listing
+from .models import CODE_FOR_SALE, ExchangeRate, Listing
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
 
 # Counted through the reverse relation `Listing.codes` (listings does not import codes).
 FOR_SALE = Q(**{f"codes__{name}": value for name, value in CODE_FOR_SALE.items()})
@@ -19,7 +24,16 @@ def listing_stock(*, listing: Listing) -> int:
     return listing.codes.filter(**CODE_FOR_SALE).count()
 
 
-def listings_with_counts(qs: QuerySet[Listing]) -> QuerySet[Listing]:
+class StockCounts(TypedDict):
+    available: int
+    sold: int
+    redeemed: int
+
+
+ListingWithCounts: TypeAlias = "WithAnnotations[Listing, StockCounts]"
+
+
+def listings_with_counts(qs: QuerySet[Listing]) -> QuerySet[ListingWithCounts]:
     """Annotate available / sold / redeemed in the same query (no N+1)."""
     return qs.annotate(
         available=Count("codes", filter=FOR_SALE),
@@ -28,7 +42,7 @@ def listings_with_counts(qs: QuerySet[Listing]) -> QuerySet[Listing]:
     )
 
 
-def seller_listings(*, seller_id: int) -> QuerySet[Listing]:
+def seller_listings(*, seller_id: int) -> QuerySet[ListingWithCounts]:
     return listings_with_counts(Listing.objects.filter(seller_id=seller_id)).order_by(
         "-created_at"
     )
@@ -37,7 +51,9 @@ def seller_listings(*, seller_id: int) -> QuerySet[Listing]:
 def seller_listing_choices(*, seller_id: int) -> list[tuple[int, str]]:
     """(id, title) of a seller's listings, for filter menus."""
     return list(
-        Listing.objects.filter(seller_id=seller_id).order_by("title").values_list("pk", "title")
+        Listing.objects.filter(seller_id=seller_id)
+        .order_by("title")
+        .values_list("pk", "title")
     )
 
 
@@ -55,12 +71,8 @@ RATES_CACHE_KEY = "exchange-rates"
 
 def exchange_rates() -> dict[str, Decimal]:
     """1 EUR = rate, per currency; cached for ten minutes."""
-    from django.core.cache import cache
-
-    from .models import ExchangeRate
-
-    rates = cache.get(RATES_CACHE_KEY)
+    rates: dict[str, Decimal] | None = cache.get(RATES_CACHE_KEY)
     if rates is None:
         rates = {r.currency: r.rate for r in ExchangeRate.objects.all()}
         cache.set(RATES_CACHE_KEY, rates, 600)
-    return rates  # type: ignore[no-any-return]
+    return rates

@@ -107,7 +107,9 @@ def listing_sync_stock(*, listing_id: int) -> StockSync:
             changed.append("low_stock_alerted")
         if changed:
             listing.save(update_fields=[*changed, "updated_at"])
-    return StockSync(listing=listing, previous_status=previous_status, available=available)
+    return StockSync(
+        listing=listing, previous_status=previous_status, available=available
+    )
 
 
 def listing_approve(*, listing: Listing, by: Any) -> Listing:

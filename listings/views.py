@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -15,8 +16,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_GET, require_POST
+from django_stubs_ext import StrOrPromise
 
-from distribly.http import verified_email_required
+from distribly.http import AuthenticatedRequest, verified_email_required
 
 from . import reach
 from .exceptions import ListingError
@@ -38,13 +40,13 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 @verified_email_required
-def listing_add(request: HttpRequest) -> HttpResponse:
+def listing_add(request: AuthenticatedRequest) -> HttpResponse:
     """Add an item to sell: choose what kind of item."""
     return render(request, "listings/listing_add.html")
 
 
 @verified_email_required
-def listing_list(request: HttpRequest) -> HttpResponse:
+def listing_list(request: AuthenticatedRequest) -> HttpResponse:
     """Items I'm selling, with Available quantity: one query per page for the counts."""
     page = Paginator(seller_listings(seller_id=request.user.pk), 25).get_page(
         request.GET.get("page")
@@ -84,7 +86,7 @@ def listing_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @verified_email_required
-def listing_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def listing_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     listing = get_object_or_404(Listing, pk=pk, seller=request.user)
     if not listing.is_editable:
         messages.error(request, _("An archived listing can't be edited."))
@@ -113,21 +115,24 @@ def listing_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _seller_action(
-    request: HttpRequest, pk: int, action: object, done: str
+    request: AuthenticatedRequest,
+    pk: int,
+    action: Callable[..., object],
+    done: StrOrPromise,
 ) -> HttpResponse:
     listing = get_object_or_404(Listing, pk=pk, seller=request.user)
     try:
-        action(listing=listing)  # type: ignore[operator]
+        action(listing=listing)
     except ListingError as e:
         messages.error(request, str(e))
     else:
-        messages.success(request, done.format(title=listing.title))
+        messages.success(request, str(done).format(title=listing.title))
     return redirect("listings:listing-list")
 
 
 @require_POST
 @verified_email_required
-def listing_pause_view(request: HttpRequest, pk: int) -> HttpResponse:
+def listing_pause_view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     return _seller_action(
         request,
         pk,
@@ -138,7 +143,7 @@ def listing_pause_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @verified_email_required
-def listing_resume_view(request: HttpRequest, pk: int) -> HttpResponse:
+def listing_resume_view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     return _seller_action(
         request, pk, listing_resume, gettext_lazy("“{title}” is back on sale.")
     )
@@ -146,7 +151,7 @@ def listing_resume_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @verified_email_required
-def listing_archive_view(request: HttpRequest, pk: int) -> HttpResponse:
+def listing_archive_view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     return _seller_action(
         request, pk, listing_archive, gettext_lazy("“{title}” is archived.")
     )
@@ -184,7 +189,7 @@ def oembed(request: HttpRequest) -> HttpResponse:
     return JsonResponse(reach.oembed(listing))
 
 
-class ListingSitemap(Sitemap):  # type: ignore[type-arg]
+class ListingSitemap(Sitemap[Listing]):
     changefreq = "daily"
 
     def items(self) -> Any:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -10,47 +12,66 @@ from .exceptions import RefundError
 from .models import Delivery, Order, Payment, Refund, WebhookEvent
 from .services.refunds import order_refund
 
+PAYMENT_INLINE_FIELDS: tuple[str, ...] = (
+    "provider",
+    "provider_ref",
+    "provider_payment_id",
+    "status",
+    "amount",
+    "currency",
+    "created_at",
+    "confirmed_at",
+)
 
-class PaymentInline(admin.TabularInline):  # type: ignore[type-arg]
-    model = Payment
+REFUND_INLINE_FIELDS: tuple[str, ...] = (
+    "amount",
+    "quantity",
+    "status",
+    "source",
+    "reason",
+    "provider_refund_id",
+    "error",
+    "created_by",
+    "created_at",
+)
+
+DELIVERY_INLINE_FIELDS: tuple[str, ...] = (
+    "status",
+    "attempts",
+    "last_error",
+    "created_at",
+    "sent_at",
+)
+
+ORDER_FIELDS: tuple[str, ...] = (
+    "listing", "seller", "buyer", "email", "quantity", "unit_price", "amount", "currency", "status",
+    "refunded_amount", "note", "reserved_until", "created_at", "paid_at", "fulfilled_at",
+)  # fmt: skip
+
+
+class _OrderRecordInline(admin.TabularInline[Any, Order]):
+    """An order's payments, deliveries or refunds: shown, never edited here."""
+
     extra = 0
     can_delete = False
-    fields = [
-        "provider",
-        "provider_ref",
-        "provider_payment_id",
-        "status",
-        "amount",
-        "currency",
-        "created_at",
-        "confirmed_at",
-    ]
-    readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
 
-class RefundInline(PaymentInline):
-    model = Refund  # type: ignore[assignment]
-    fields = [
-        "amount",
-        "quantity",
-        "status",
-        "source",
-        "reason",
-        "provider_refund_id",
-        "error",
-        "created_by",
-        "created_at",
-    ]
-    readonly_fields = fields
+class PaymentInline(_OrderRecordInline):
+    model = Payment
+    fields = readonly_fields = PAYMENT_INLINE_FIELDS
 
 
-class DeliveryInline(PaymentInline):
-    model = Delivery  # type: ignore[assignment]
-    fields = ["status", "attempts", "last_error", "created_at", "sent_at"]
-    readonly_fields = fields
+class RefundInline(_OrderRecordInline):
+    model = Refund
+    fields = readonly_fields = REFUND_INLINE_FIELDS
+
+
+class DeliveryInline(_OrderRecordInline):
+    model = Delivery
+    fields = readonly_fields = DELIVERY_INLINE_FIELDS
 
 
 @admin.register(Order)
@@ -71,11 +92,9 @@ class OrderAdmin(ReadOnlyAdmin):
     search_fields = ["=id", "email", "listing__title", "seller__email"]
     list_select_related = ["listing", "seller"]
     date_hierarchy = "created_at"
-    fields = [
-        "listing", "seller", "buyer", "email", "quantity", "unit_price", "amount", "currency", "status",
-        "refunded_amount", "note", "reserved_until", "created_at", "paid_at", "fulfilled_at",
-    ]  # fmt: skip
-    readonly_fields = fields  # the token (the order page's capability) is not shown
+    fields = readonly_fields = (
+        ORDER_FIELDS  # the token (the order page's capability) is not shown
+    )
     inlines = [PaymentInline, DeliveryInline, RefundInline]
     actions = ["refund"]
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -50,7 +50,10 @@ class SalesFilterForm(forms.Form):
     ) -> None:
         super().__init__(*args, **kwargs)
         self.label_suffix = ""
-        self.fields["listing"].choices = [("", _("All items")), *listings]
+        cast(forms.TypedChoiceField, self.fields["listing"]).choices = [
+            ("", _("All items")),
+            *listings,
+        ]
 
     def filters(self) -> SalesFilters:
         """The valid filters (none when the form is not valid)."""
@@ -58,5 +61,7 @@ class SalesFilterForm(forms.Form):
             return SalesFilters()
         d = self.cleaned_data
         return SalesFilters(
-            listing_id=d.get("listing"), date_from=d.get("date_from"), date_to=d.get("date_to")
+            listing_id=d.get("listing"),
+            date_from=d.get("date_from"),
+            date_to=d.get("date_to"),
         )

@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from distribly.currency import format_amount
 from listings.models import Listing
 
 
@@ -92,8 +93,6 @@ class Order(models.Model):
 
     @property
     def amount_display(self) -> str:
-        from distribly.currency import format_amount
-
         return format_amount(self.amount, self.currency)
 
     @property

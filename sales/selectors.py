@@ -24,7 +24,9 @@ class SalesFilters:
     date_to: date | None = None
 
 
-def seller_sales(*, seller_id: int, filters: SalesFilters | None = None) -> QuerySet[Order]:
+def seller_sales(
+    *, seller_id: int, filters: SalesFilters | None = None
+) -> QuerySet[Order]:
     """Sales: a seller's paid orders, newest first, optionally filtered."""
     qs = Order.objects.filter(seller_id=seller_id, status__in=SALE_STATUSES)
     if filters is not None:

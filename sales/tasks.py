@@ -7,6 +7,7 @@ schedule use it); the functions end in `_task` so they never shadow a service.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from celery import Task, shared_task
 from django.db import InterfaceError, OperationalError
@@ -27,15 +28,19 @@ DB_ERRORS = (OperationalError, InterfaceError)
 
 
 @shared_task(name="sales.tasks.order_deliver", bind=True, max_retries=8)
-def order_deliver_task(self: Task, delivery_id: int) -> None:  # type: ignore[type-arg]
+def order_deliver_task(self: Task[Any, None], delivery_id: int) -> None:
     try:
         order_deliver(delivery_id=delivery_id)
     except TRANSIENT_EMAIL_ERRORS + DB_ERRORS as e:
-        if self.request.retries >= self.max_retries:
-            delivery_give_up(delivery_id=delivery_id, error=f"gave up: {type(e).__name__}")
+        if self.request.retries >= (self.max_retries or 0):
+            delivery_give_up(
+                delivery_id=delivery_id, error=f"gave up: {type(e).__name__}"
+            )
             raise
         # Exponential backoff: 2, 4, 8 … seconds, capped at 10 minutes.
-        raise self.retry(exc=e, countdown=min(600, 2 ** (self.request.retries + 1))) from e
+        raise self.retry(
+            exc=e, countdown=min(600, 2 ** (self.request.retries + 1))
+        ) from e
     except Exception as e:
         delivery_give_up(delivery_id=delivery_id, error=type(e).__name__)
         logger.exception("delivery %s failed permanently", delivery_id)
@@ -77,11 +82,13 @@ def email_refund_notices_task(refund_id: int) -> None:
 
 
 @shared_task(name="sales.tasks.order_refund_auto", bind=True, max_retries=10)
-def order_refund_auto_task(self: Task, order_id: int) -> None:  # type: ignore[type-arg]
+def order_refund_auto_task(self: Task[Any, None], order_id: int) -> None:
     try:
         order_refund_auto(order_id=order_id)
     except RefundError as e:
-        raise self.retry(exc=e, countdown=min(3600, 30 * 2**self.request.retries)) from e
+        raise self.retry(
+            exc=e, countdown=min(3600, 30 * 2**self.request.retries)
+        ) from e
 
 
 @shared_task(name="sales.tasks.orders_expire_reservations")

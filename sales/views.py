@@ -172,7 +172,7 @@ def order_resend_view(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @login_required
-def purchases(request: HttpRequest) -> HttpResponse:
+def purchases(request: AuthenticatedRequest) -> HttpResponse:
     page = Paginator(orders_for_buyer(user=request.user), 25).get_page(
         request.GET.get("page")
     )
@@ -215,13 +215,13 @@ def _sales_context(
 
 
 @verified_email_required
-def sales_list(request: HttpRequest) -> HttpResponse:
+def sales_list(request: AuthenticatedRequest) -> HttpResponse:
     return render(request, "sales/sales_list.html", _sales_context(request))
 
 
 @require_POST
 @verified_email_required
-def sales_show_code(request: HttpRequest, code_id: int) -> HttpResponse:
+def sales_show_code(request: AuthenticatedRequest, code_id: int) -> HttpResponse:
     """Show code: a POST that reveals one sold code inline and records who saw it."""
     code = get_object_or_404(
         Code, pk=code_id, seller=request.user, order_id__isnull=False
@@ -245,7 +245,7 @@ def sales_show_code(request: HttpRequest, code_id: int) -> HttpResponse:
 
 @require_POST
 @verified_email_required
-def sales_refund(request: HttpRequest, order_id: int) -> HttpResponse:
+def sales_refund(request: AuthenticatedRequest, order_id: int) -> HttpResponse:
     order = get_object_or_404(Order, pk=order_id, seller=request.user)
     code_ids = None
     if request.POST.get("code"):
@@ -278,8 +278,10 @@ def sales_refund(request: HttpRequest, order_id: int) -> HttpResponse:
 
 
 @verified_email_required
-def sales_export(request: HttpRequest) -> StreamingHttpResponse:
-    qs = seller_sales(seller_id=request.user.pk, filters=_sales_filter(request).filters())
+def sales_export(request: AuthenticatedRequest) -> StreamingHttpResponse:
+    qs = seller_sales(
+        seller_id=request.user.pk, filters=_sales_filter(request).filters()
+    )
     rows = (
         (
             o.pk,
@@ -328,6 +330,8 @@ def stripe_webhook(request: HttpRequest) -> HttpResponse:
     try:
         payment_event_process(provider_name="stripe", event=event)
     except (PaymentError, OperationalError) as e:
-        logger.warning("stripe webhook %s: transient failure %s", event.event_id, type(e).__name__)
+        logger.warning(
+            "stripe webhook %s: transient failure %s", event.event_id, type(e).__name__
+        )
         return HttpResponse(status=503)
     return HttpResponse(status=200)

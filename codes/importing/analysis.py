@@ -7,6 +7,7 @@ in order) plus the length of every code, so memory stays constant.
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import re
@@ -55,7 +56,7 @@ class Analyzer:
                 )
                 % {"step": sequence}
             )
-        prefix = len(os.path.commonprefix(self.sample))
+        prefix = len(os.path.commonprefix(self.sample))  # noqa: RUF071 - a character prefix of codes is what we want
         shortest = min(len(v) for v in self.sample)
         if prefix >= 4 and shortest - prefix <= 6:
             found.append(
@@ -95,9 +96,7 @@ def _sequence_step(sample: list[str]) -> int | None:
         return None
     for ordered in (numbers, sorted(numbers)):
         steps = Counter(
-            b[1] - a[1]
-            for a, b in zip(ordered, ordered[1:], strict=False)
-            if a[0] == b[0]
+            b[1] - a[1] for a, b in itertools.pairwise(ordered) if a[0] == b[0]
         )
         if steps:
             step, hits = steps.most_common(1)[0]
@@ -122,7 +121,7 @@ def _estimated_bits(sample: list[str], prefix: int) -> float:
 def _near_duplicates(sample: list[str]) -> int:
     ordered = sorted(sample)
     count = 0
-    for a, b in zip(ordered, ordered[1:], strict=False):
+    for a, b in itertools.pairwise(ordered):
         if len(a) == len(b) and sum(x != y for x, y in zip(a, b, strict=True)) == 1:
             count += 1
     return count

@@ -114,6 +114,71 @@ def _seal_raw(text: str, seller_id: int) -> tuple[bytes, int]:
     return keyring.encrypt(safe, seller_id=seller_id)
 
 
+class _LineStager:
+    """Turns each numbered line into a staged row (a code or a reported line)."""
+
+    def __init__(self, seller_id: int, encoding_name: Callable[[], str]) -> None:
+        keyring = get_keyring()
+        self.encrypt, self.digest = keyring.encrypt, keyring.digest
+        self.seller_id = seller_id
+        self.encoding_name = encoding_name
+        self.stage = Stage()
+        self.report = ImportReport()
+        self.analyzer = Analyzer()
+        self.invisible_chars = self.invisible_lines = 0
+
+    def reject(self, number: int, raw: str, reason: str) -> None:
+        ciphertext, key_id = _seal_raw(raw, self.seller_id)
+        self.stage.add((number, None, ciphertext, key_id, reason))
+
+    def add(self, number: int, text: str | None) -> None:
+        if text is None:
+            reason = _("Could not be decoded as %(encoding)s text") % {
+                "encoding": self.encoding_name()
+            }
+            self.reject(number, "(undecodable bytes)", reason)
+            return
+        try:
+            normalised = normalise(text)
+        except InvalidCode as e:
+            self.reject(number, text.strip(), str(e))
+            return
+        if normalised.invisible_removed:
+            self.invisible_chars += normalised.invisible_removed
+            self.invisible_lines += 1
+        value = normalised.value
+        if not value:
+            self.report.skipped_blank += 1
+            return
+        ciphertext, key_id = self.encrypt(value, seller_id=self.seller_id)
+        self.stage.add((number, self.digest(value), ciphertext, key_id, None))
+        self.report.valid += 1
+        self.analyzer.feed(value)
+        if len(self.report.sample) < 5:
+            self.report.sample.append(mask(value))
+
+    def finish(self) -> ImportReport:
+        report = self.report
+        if self.invisible_chars:
+            report.warnings.append(
+                _(
+                    "Removed %(chars)s invisible character(s) (zero-width spaces, joiners or "
+                    "byte-order marks) from %(lines)s line(s)."
+                )
+                % {
+                    "chars": f"{self.invisible_chars:,}",
+                    "lines": f"{self.invisible_lines:,}",
+                }
+            )
+        if report.skipped_blank:
+            report.warnings.append(
+                _("Skipped %(count)s blank line(s).")
+                % {"count": f"{report.skipped_blank:,}"}
+            )
+        report.analysis = self.analyzer.warnings()
+        return report
+
+
 def stage_lines(
     *,
     lines: Iterable[Line],
@@ -123,16 +188,11 @@ def stage_lines(
     progress: Callable[[int], None],
 ) -> tuple[Stage, ImportReport]:
     """Validate, digest, encrypt and stage every line. Raises ImportFailed."""
-    keyring = get_keyring()
-    encrypt, digest = keyring.encrypt, keyring.digest
-    stage = Stage()
-    report = ImportReport()
-    analyzer = Analyzer()
-    invisible_chars = invisible_lines = 0
+    stager = _LineStager(seller_id, encoding_name)
+    stage, report = stager.stage, stager.report
     max_lines = settings.CODES_UPLOAD_MAX_LINES
     for line in lines:
-        number = line.number
-        report.lines = number
+        number = report.lines = line.number
         if number > max_lines:
             raise ImportFailed(
                 _(
@@ -143,59 +203,13 @@ def stage_lines(
             )
         if number == 1 and has_header:
             continue
-        text = line.text
-        if text is None:
-            ciphertext, key_id = _seal_raw("(undecodable bytes)", seller_id)
-            stage.add(
-                (
-                    number,
-                    None,
-                    ciphertext,
-                    key_id,
-                    _("Could not be decoded as %(encoding)s text")
-                    % {"encoding": encoding_name()},
-                )
-            )
-        else:
-            try:
-                normalised = normalise(text)
-            except InvalidCode as e:
-                ciphertext, key_id = _seal_raw(text.strip(), seller_id)
-                stage.add((number, None, ciphertext, key_id, str(e)))
-            else:
-                if normalised.invisible_removed:
-                    invisible_chars += normalised.invisible_removed
-                    invisible_lines += 1
-                value = normalised.value
-                if not value:
-                    report.skipped_blank += 1
-                else:
-                    ciphertext, key_id = encrypt(value, seller_id=seller_id)
-                    stage.add((number, digest(value), ciphertext, key_id, None))
-                    report.valid += 1
-                    analyzer.feed(value)
-                    if len(report.sample) < 5:
-                        report.sample.append(mask(value))
+        stager.add(number, line.text)
         if len(stage.rows) >= FLUSH_ROWS:
             stage.flush()
             progress(number)
     stage.flush()
     progress(report.lines)
-    if invisible_chars:
-        report.warnings.append(
-            _(
-                "Removed %(chars)s invisible character(s) (zero-width spaces, joiners or "
-                "byte-order marks) from %(lines)s line(s)."
-            )
-            % {"chars": f"{invisible_chars:,}", "lines": f"{invisible_lines:,}"}
-        )
-    if report.skipped_blank:
-        report.warnings.append(
-            _("Skipped %(count)s blank line(s).")
-            % {"count": f"{report.skipped_blank:,}"}
-        )
-    report.analysis = analyzer.warnings()
-    return stage, report
+    return stage, stager.finish()
 
 
 _MERGE_INTO = """
@@ -255,7 +269,8 @@ def merge_stage(
     approved: bool,
 ) -> None:
     """Move staged rows into codes and issues. Must run inside transaction.atomic()."""
-    assert connection.in_atomic_block
+    if not connection.in_atomic_block:
+        raise RuntimeError("merge_stage must run inside a transaction")
     with connection.cursor() as c:
         if connection.vendor == "postgresql":
             # Don't wait for the WAL flush of a million rows at COMMIT. Should the
@@ -297,5 +312,5 @@ def discard_stage(stage: Stage) -> None:
     try:
         with transaction.atomic():
             stage.drop()
-    except Exception:  # the connection may be gone after a crash; nothing to keep
+    except Exception:  # noqa: BLE001 - the connection may be gone after a crash; nothing to keep
         logger.warning("could not drop the import staging table", exc_info=False)

@@ -52,34 +52,29 @@ class GeneratorOptions:
         if self.alphabet not in ALPHABETS:
             raise GeneratorOptionsError(
                 "alphabet",
-                _("choose one of %(names)s") % {"names": ", ".join(ALPHABETS)}
+                _("choose one of %(names)s") % {"names": ", ".join(ALPHABETS)},
             )
         if not 1 <= self.count <= max_count:
             raise GeneratorOptionsError(
-                "count",
-                _("must be between 1 and %(max)s") % {"max": f"{max_count:,}"}
+                "count", _("must be between 1 and %(max)s") % {"max": f"{max_count:,}"}
             )
         if not 4 <= self.length <= 64:
             raise GeneratorOptionsError(
-                "length",
-                _("must be between 4 and 64 characters")
+                "length", _("must be between 4 and 64 characters")
             )
         if not 0 <= self.group <= 64:
             raise GeneratorOptionsError(
-                "group",
-                _("must be between 0 (no grouping) and 64")
+                "group", _("must be between 0 (no grouping) and 64")
             )
         if len(self.prefix) > 40 or not all(
             ch.isalnum() or ch in "-_" for ch in self.prefix
         ):
             raise GeneratorOptionsError(
-                "prefix",
-                _("up to 40 letters, digits, '-' or '_'")
+                "prefix", _("up to 40 letters, digits, '-' or '_'")
             )
         if self.prefix and not self.prefix[0].isalnum():
             raise GeneratorOptionsError(
-                "prefix",
-                _("must start with a letter or digit")
+                "prefix", _("must start with a letter or digit")
             )
         # Guessable codes are refused, and the space must be large enough that random
         # codes of one batch practically never collide (birthday bound ~2^-20).
@@ -96,12 +91,11 @@ class GeneratorOptions:
                     "bits": self.bits,
                     "count": f"{self.count:,}",
                     "needed": needed,
-                }
+                },
             )
         if self.display_length > 255:
             raise GeneratorOptionsError(
-                "length",
-                _("the generated code would exceed 255 characters")
+                "length", _("the generated code would exceed 255 characters")
             )
 
     @property

@@ -23,7 +23,8 @@ _ERROR_HANDLER = "distribly-undecodable"
 
 
 def _mark_undecodable(error: UnicodeError) -> tuple[str, int]:
-    assert isinstance(error, UnicodeDecodeError)
+    if not isinstance(error, UnicodeDecodeError):  # registered for decoding only
+        raise error
     return "\udc00", error.end
 
 

@@ -54,29 +54,41 @@ def normalise(text: str) -> Normalised:
         kept = [ch for ch in text if unicodedata.category(ch) != "Cf"]
         removed = len(text) - len(kept)
         text = unicodedata.normalize("NFC", "".join(kept))
-    text = text.strip()
+    text = _unquote(text.strip())
+    if text:
+        _check(text)
+    return Normalised(text, removed)
+
+
+def _unquote(text: str) -> str:
+    """A single CSV-quoted field ("" inside means a quote) loses its quotes. Anything
+    else, such as two quoted fields, is kept as written: text is allowed in codes."""
     if len(text) >= 2 and text[0] == '"' and text[-1] == '"':
         inner = text[1:-1]
-        # A single CSV-quoted field ("" inside means a quote). Anything else, such
-        # as two quoted fields, is kept as written: text is allowed in codes.
         if '"' not in inner.replace('""', ""):
-            text = inner.replace('""', '"').strip()
-    if not text:
-        return Normalised("", removed)
+            return inner.replace('""', '"').strip()
+    return text
+
+
+def _check(text: str) -> None:
+    """Refuse control characters (with their column), HTML and over-long values."""
     if text.isascii():
         bad = ASCII_CONTROL_RE.search(text)
-        if bad:
-            raise InvalidCode(
-                _("Contains a control character (%(char)s) at column %(column)d")
-                % {"char": _describe_char(bad.group()), "column": bad.start() + 1}
-            )
+        control = (bad.group(), bad.start()) if bad else None
     else:
-        for i, ch in enumerate(text):
-            if unicodedata.category(ch) == "Cc" or ch in "\u2028\u2029":
-                raise InvalidCode(
-                    _("Contains a control character (%(char)s) at column %(column)d")
-                    % {"char": _describe_char(ch), "column": i + 1}
-                )
+        control = next(
+            (
+                (ch, i)
+                for i, ch in enumerate(text)
+                if unicodedata.category(ch) == "Cc" or ch in "\u2028\u2029"
+            ),
+            None,
+        )
+    if control is not None:
+        raise InvalidCode(
+            _("Contains a control character (%(char)s) at column %(column)d")
+            % {"char": _describe_char(control[0]), "column": control[1] + 1}
+        )
     if "<" in text and HTML_RE.search(text):
         raise InvalidCode(_("Contains HTML, which can't be used in codes"))
     if len(text) > MAX_CODE_LENGTH:
@@ -84,7 +96,6 @@ def normalise(text: str) -> Normalised:
             _("Too long: %(length)d characters; the limit is %(limit)d")
             % {"length": len(text), "limit": MAX_CODE_LENGTH}
         )
-    return Normalised(text, removed)
 
 
 def mask(value: str) -> str:

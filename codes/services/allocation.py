@@ -141,5 +141,3 @@ def codes_emit_sold(*, order_id: int, seller_id: int, buyer_email: str) -> int:
             },
         )
     return len(codes)
-
-

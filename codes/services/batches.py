@@ -33,7 +33,7 @@ REVIEWED_TASK = "codes.tasks.email_batch_reviewed"
 def batch_create_upload(
     *,
     listing: Listing,
-    file: UploadedFile | IO[bytes],
+    file: UploadedFile[bytes] | IO[bytes],
     filename: str,
     has_header: bool,
     source: str = CodeBatch.Source.UPLOAD,
@@ -167,5 +167,3 @@ def codes_withdraw_surplus(*, listing: Listing, keep: int) -> int:
         )
         listing_sync_stock(listing_id=listing.pk)
     return count
-
-

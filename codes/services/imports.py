@@ -99,13 +99,16 @@ def _heartbeat(batch_id: int, token: str, state: ReadState) -> Callable[[int], N
     return progress
 
 
-def _stage_batch(batch: CodeBatch, token: str, state: ReadState) -> tuple[Stage, ImportReport]:
+def _stage_batch(
+    batch: CodeBatch, token: str, state: ReadState
+) -> tuple[Stage, ImportReport]:
     """Read the batch's lines (its file, or the generator) into the staging table."""
     progress = _heartbeat(batch.pk, token, state)
     if batch.source == CodeBatch.Source.GENERATED:
         options = GeneratorOptions(**batch.generator)
         lines: Iterator[Line] = (
-            Line(number, value) for number, value in enumerate(generate(options), start=1)
+            Line(number, value)
+            for number, value in enumerate(generate(options), start=1)
         )
         return _stage(batch, lines, state, progress)
     try:
@@ -141,7 +144,9 @@ def _merge(
     with transaction.atomic():
         locked = CodeBatch.objects.select_for_update().get(pk=batch.pk)
         if locked.import_token != token or locked.status != B.IMPORTING:
-            logger.warning("batch %s: claim lost to another worker, discarding", batch.pk)
+            logger.warning(
+                "batch %s: claim lost to another worker, discarding", batch.pk
+            )
             return locked
         merge_stage(
             stage=stage,
@@ -162,7 +167,9 @@ def _merge(
         locked.skipped_blank = report.skipped_blank
         locked.lines_processed = report.lines
         locked.bytes_processed = state.bytes_read or locked.bytes_total
-        locked.encoding = state.encoding if batch.source != CodeBatch.Source.GENERATED else ""
+        locked.encoding = (
+            state.encoding if batch.source != CodeBatch.Source.GENERATED else ""
+        )
         locked.warnings = report.warnings
         locked.analysis = report.analysis
         locked.sample = report.sample
@@ -171,7 +178,9 @@ def _merge(
         locked.upload_name = ""
         locked.save()
         if auto_approve:
-            transaction.on_commit(lambda: listing_sync_stock(listing_id=batch.listing_id))
+            transaction.on_commit(
+                lambda: listing_sync_stock(listing_id=batch.listing_id)
+            )
         transaction.on_commit(lambda: uploads.upload_delete(batch.upload_name))
     return locked
 

@@ -22,11 +22,15 @@ ExportRow = tuple[int, str, str]
 
 def code_reveal(*, code: Code, user: Any, ip: str | None, kind: str) -> str:
     """The plaintext of one code, recorded in the audit trail. Callers check ownership."""
-    CodeReveal.objects.create(user=user, kind=kind, batch_id=code.batch_id, code=code, ip=ip)
+    CodeReveal.objects.create(
+        user=user, kind=kind, batch_id=code.batch_id, code=code, ip=ip
+    )
     return code.reveal()
 
 
-def batch_codes_export(*, batch: CodeBatch, user: Any, ip: str | None) -> Iterator[ExportRow]:
+def batch_codes_export(
+    *, batch: CodeBatch, user: Any, ip: str | None
+) -> Iterator[ExportRow]:
     """(line, code, status) of every code of a generated batch.
 
     Not a generator itself: the checks run and the audit row is written when this
@@ -41,7 +45,11 @@ def batch_codes_export(*, batch: CodeBatch, user: Any, ip: str | None) -> Iterat
     if batch.status not in (B.IMPORTED, B.APPROVED, B.REJECTED):
         raise CodesError(_("The codes are not ready yet."))
     CodeReveal.objects.create(
-        user=user, kind=CodeReveal.Kind.BATCH_DOWNLOAD, batch=batch, count=batch.accepted, ip=ip
+        user=user,
+        kind=CodeReveal.Kind.BATCH_DOWNLOAD,
+        batch=batch,
+        count=batch.accepted,
+        ip=ip,
     )
     rows = (
         Code.objects.filter(batch=batch)
@@ -51,7 +59,9 @@ def batch_codes_export(*, batch: CodeBatch, user: Any, ip: str | None) -> Iterat
     return _decrypted(rows, seller_id=batch.seller_id)
 
 
-def batch_issues_export(*, batch: CodeBatch, user: Any, ip: str | None) -> Iterator[ExportRow]:
+def batch_issues_export(
+    *, batch: CodeBatch, user: Any, ip: str | None
+) -> Iterator[ExportRow]:
     """(line, reason, original text) of every reported line; audited when called."""
     CodeReveal.objects.create(
         user=user,
@@ -66,7 +76,8 @@ def batch_issues_export(*, batch: CodeBatch, user: Any, ip: str | None) -> Itera
         .values_list("line", "ciphertext", "key_id", "reason")
     )
     return (
-        (line, reason, text) for line, text, reason in _decrypted(rows, seller_id=batch.seller_id)
+        (line, reason, text)
+        for line, text, reason in _decrypted(rows, seller_id=batch.seller_id)
     )
 
 
@@ -74,5 +85,9 @@ def _decrypted(rows: Any, *, seller_id: int) -> Iterator[ExportRow]:
     """(line, plaintext, extra) from (line, ciphertext, key_id, extra) rows, streamed."""
     keyring = get_keyring()
     for line, blob, key_id, extra in rows.iterator(chunk_size=EXPORT_CHUNK):
-        text = "" if blob is None else keyring.decrypt(blob, key_id=key_id, seller_id=seller_id)
+        text = (
+            ""
+            if blob is None
+            else keyring.decrypt(blob, key_id=key_id, seller_id=seller_id)
+        )
         yield line, text, extra

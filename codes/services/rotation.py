@@ -37,5 +37,3 @@ def codes_rotate_keys(*, chunk: int = 2000) -> int:
                 model.objects.bulk_update(rows, ["ciphertext", "key_id"])
                 total += len(rows)
     return total
-
-

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -107,7 +106,9 @@ def code_redeem(*, seller_id: int, value: str, account: str) -> CodeState:
     of one code agree: exactly one account wins."""
     account = (account or "").strip()[:255]
     if not account:
-        raise InvalidCodeValue("account", _("say which account or reference redeems the code"))
+        raise InvalidCodeValue(
+            "account", _("say which account or reference redeems the code")
+        )
     with transaction.atomic():
         code = code_lookup(seller_id=seller_id, value=value, for_update=True)
         return code_state(_redeem(code, account))

@@ -42,7 +42,6 @@ EVENTS = (
 )
 
 
-
 class WebhookSendError(Exception):
     """A delivery attempt failed; the task retries it."""
 

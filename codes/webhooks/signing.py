@@ -55,5 +55,3 @@ def check_url(url: str) -> None:
                 )
                 % {"host": parts.hostname, "address": address}
             )
-
-

@@ -7,6 +7,8 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from distribly.currency import CHOICES
+
 from .models import User
 
 
@@ -25,7 +27,7 @@ class SignupForm(forms.Form):
         user.save(update_fields=["display_name"])
 
 
-class ProfileForm(forms.ModelForm):
+class ProfileForm(forms.ModelForm[User]):
     class Meta:
         model = User
         fields = ["display_name"]
@@ -41,15 +43,12 @@ class PreferencesForm(forms.Form):
     language = forms.ChoiceField(label=_("Language"), choices=settings.LANGUAGES)
     display_currency = forms.ChoiceField(
         label=_("Show prices also in"),
-        choices=[],
+        choices=CHOICES,
         help_text=_(
             "You always pay in the seller's currency; we show an approximate amount in yours."
         ),
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        from distribly.currency import CHOICES
-
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
-        self.fields["display_currency"].choices = CHOICES

@@ -9,13 +9,13 @@ from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 
+from distribly.context_processors import CURRENCY_COOKIE, display_currency
+
 from .forms import PreferencesForm, ProfileForm
 
 
 def settings_view(request: HttpRequest) -> HttpResponse:
     """Settings: display preferences for everyone; profile and sign-in for accounts."""
-    from distribly.context_processors import CURRENCY_COOKIE, display_currency
-
     user = request.user
     is_profile = request.method == "POST" and "display_name" in request.POST
     prefs = PreferencesForm(

@@ -7,6 +7,9 @@ from django import template
 from django.utils.html import urlize
 from django.utils.safestring import SafeString, mark_safe
 
+from distribly.currency import convert, format_symbol
+from listings.selectors import exchange_rates
+
 register = template.Library()
 
 
@@ -19,7 +22,7 @@ def linkify(text: str | None) -> SafeString:
     it are escaped before this replacement runs.
     """
     if not text:
-        return mark_safe("")  # noqa: S308
+        return mark_safe("")
     html = urlize(str(text), nofollow=True, autoescape=True)
     html = html.replace('rel="nofollow"', 'rel="nofollow noopener" target="_blank"')
     return mark_safe(html)  # noqa: S308 - escaped by urlize(autoescape=True)
@@ -28,9 +31,6 @@ def linkify(text: str | None) -> SafeString:
 @register.simple_tag(takes_context=True)
 def approx(context: Any, amount: Any, currency: str) -> str:
     """ "≈ €9.20" in the visitor's display currency, when it differs and a rate is known."""
-    from distribly.currency import convert, format_symbol
-    from listings.selectors import exchange_rates
-
     target = context.get("DISPLAY_CURRENCY")
     if not target or target == currency or amount is None:
         return ""

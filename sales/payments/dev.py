@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from django.urls import reverse
 
-from .base import Checkout, PaymentProvider, ProviderStatus, RefundResult
+from .base import Checkout, PaymentProvider, ProviderStatus, RefundResult, State
 
 if TYPE_CHECKING:
     from sales.models import Order, Payment
@@ -30,10 +30,12 @@ class DevProvider(PaymentProvider):
 
     def fetch_status(self, *, payment: Payment) -> ProviderStatus:
         # The dev page calls the services directly; there is no remote state to read.
-        state = {"confirmed": "paid", "failed": "failed", "expired": "expired"}.get(
-            payment.status, "pending"
-        )
-        return ProviderStatus(state=state)  # type: ignore[arg-type]
+        states: dict[str, State] = {
+            "confirmed": "paid",
+            "failed": "failed",
+            "expired": "expired",
+        }
+        return ProviderStatus(state=states.get(payment.status, "pending"))
 
     def refund(
         self, *, payment: Payment, amount: Decimal, idempotency_key: str

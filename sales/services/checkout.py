@@ -98,5 +98,3 @@ def checkout_start(*, placed: PlacedOrder, success_url: str, cancel_url: str) ->
         provider_ref=checkout.provider_ref, status=Payment.Status.PENDING
     )
     return checkout.url
-
-

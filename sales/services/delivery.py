@@ -90,5 +90,3 @@ def deliveries_sweep() -> list[int]:
     for delivery_id in ids:
         enqueue(DELIVER_TASK, delivery_id)
     return ids
-
-

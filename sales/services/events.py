@@ -51,7 +51,9 @@ def payment_event_process(*, provider_name: str, event: ProviderEvent) -> EventR
     Raises PaymentError (transient) or a database error when the provider should
     send the event again.
     """
-    if WebhookEvent.objects.filter(provider=provider_name, event_id=event.event_id).exists():
+    if WebhookEvent.objects.filter(
+        provider=provider_name, event_id=event.event_id
+    ).exists():
         return EventResult(Outcome.DUPLICATE)  # a replay: skip the provider call
     try:
         effect = _effect_for(provider_name, event)
@@ -64,7 +66,9 @@ def payment_event_process(*, provider_name: str, event: ProviderEvent) -> EventR
     return _record(provider_name, event, Outcome.PROCESSED, effect)
 
 
-def _effect_for(provider_name: str, event: ProviderEvent) -> Callable[[], object] | None:
+def _effect_for(
+    provider_name: str, event: ProviderEvent
+) -> Callable[[], object] | None:
     """Re-fetch what the event is about (no transaction open) and return its database
     effect, or None when the event concerns nothing of ours."""
     provider = get_provider(provider_name)
@@ -78,7 +82,9 @@ def _effect_for(provider_name: str, event: ProviderEvent) -> Callable[[], object
         return _checkout_effect(event.type, payment.pk, status)
     if event.type == "charge.refunded":
         info = provider.fetch_charge_refunds(object_id=event.object_id)
-        return lambda: payment_refunded_externally(provider_name=provider_name, info=info)
+        return lambda: payment_refunded_externally(
+            provider_name=provider_name, info=info
+        )
     return None
 
 
@@ -97,7 +103,10 @@ def _checkout_effect(
 
 
 def _record(
-    provider_name: str, event: ProviderEvent, outcome: Outcome, effect: Callable[[], object]
+    provider_name: str,
+    event: ProviderEvent,
+    outcome: Outcome,
+    effect: Callable[[], object],
 ) -> EventResult:
     """Record the event id and apply its effect in one transaction."""
     with transaction.atomic():
@@ -115,7 +124,9 @@ def _record(
     return EventResult(outcome, row)
 
 
-def _record_failure(provider_name: str, event: ProviderEvent, error: PaymentError) -> EventResult:
+def _record_failure(
+    provider_name: str, event: ProviderEvent, error: PaymentError
+) -> EventResult:
     logger.warning(
         "%s event %s (%s): permanent provider error, recorded for staff",
         provider_name,

@@ -156,5 +156,3 @@ def payment_reconcile(*, payment: Payment) -> str:
     elif status.state == "failed":
         payment_fail(payment_id=payment.pk)
     return status.state
-
-

@@ -142,7 +142,9 @@ def _refund_complete(*, refund_id: int, provider_refund_id: str) -> Refund:
     return refund
 
 
-def payment_refunded_externally(*, provider_name: str, info: ChargeRefunds) -> Refund | None:
+def payment_refunded_externally(
+    *, provider_name: str, info: ChargeRefunds
+) -> Refund | None:
     """A refund made in the provider's dashboard (Stripe `charge.refunded`), as the
     caller re-fetched it from the provider (`info`); no provider call here.
 
@@ -195,5 +197,3 @@ def order_refund_auto(*, order_id: int) -> Refund | None:
         source=Refund.Source.AUTOMATIC,
         reason="Sold out before the payment arrived",
     )
-
-

@@ -51,7 +51,9 @@ def listing_stock_alerts(*, listing_id: int) -> list[str]:
             Listing.objects.filter(pk=listing.pk).update(low_stock_alerted=True)
             sent.append("low_stock")
         for kind in sent:
-            enqueue_on_commit("sales.tasks.email_stock_alert", listing.pk, kind, available)
+            enqueue_on_commit(
+                "sales.tasks.email_stock_alert", listing.pk, kind, available
+            )
             webhook_emit(
                 seller_id=listing.seller_id,
                 event=f"listing.{kind}",
@@ -62,5 +64,3 @@ def listing_stock_alerts(*, listing_id: int) -> list[str]:
                 },
             )
     return sent
-
-

@@ -16,7 +16,8 @@ from listings.models import Listing
 def batch_summary(batch: CodeBatch) -> dict[str, Any]:
     """The stable --json shape of DESIGN.md."""
     issues = batch.issues.order_by("line").values_list("line", "kind", "reason")
-    duplicates, rejected = [], []
+    duplicates: list[dict[str, Any]] = []
+    rejected: list[dict[str, Any]] = []
     for line, kind, reason in issues.iterator(chunk_size=5000):
         (duplicates if kind == BatchIssue.Kind.DUPLICATE else rejected).append(
             {"line": line, "reason": reason}

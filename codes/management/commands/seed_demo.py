@@ -54,14 +54,14 @@ class Command(BaseCommand):
         if codes < 0:
             raise CommandError("--codes must be 0 or more")
         people = {}
-        for role, email, name, staff in [
+        for role, email, name, is_staff in [
             ("staff", "staff@demo.distribly.test", "Demo staff", True),
             ("seller", "seller@demo.distribly.test", "Demo Software Ltd", False),
             ("buyer", "buyer@demo.distribly.test", "Demo buyer", False),
         ]:
             password = demo_password(role)
-            user, _ = user_ensure(
-                email=email, password=password, display_name=name, is_staff=staff
+            user, _created = user_ensure(
+                email=email, password=password, display_name=name, is_staff=is_staff
             )
             user.set_password(password)
             user.save(update_fields=["password"])
@@ -91,7 +91,7 @@ class Command(BaseCommand):
             Listing.objects.filter(pk=listing.pk).update(status=Listing.Status.ACTIVE)
         listing = listing_sync_stock(listing_id=listing.pk).listing
 
-        result = {
+        result: dict[str, dict[str, Any]] = {
             role: {"email": user.email, "password": password}
             for role, (user, password) in people.items()
         }
