@@ -77,6 +77,7 @@ api = NinjaAPI(
 # Every endpoint can answer these: bad request, no/invalid key, suspended key or
 # missing scope, rate limited.
 COMMON_ERRORS = {400: Error, 401: Error, 403: Error, 429: Error}
+NO_KEY = "Send a valid API key: Authorization: Bearer <key>."
 HTTP_ERROR_CODES = {
     400: "invalid_request",
     401: "unauthorized",
@@ -113,8 +114,7 @@ def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpRespo
 
 @api.exception_handler(AuthenticationError)
 def on_auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
-    message = "Send a valid API key: Authorization: Bearer <key>."
-    return on_api_error(request, ApiError(401, "unauthorized", message))
+    return on_api_error(request, ApiError(401, "unauthorized", NO_KEY))
 
 
 @api.exception_handler(HttpError)
@@ -126,7 +126,7 @@ def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 def refusal(exc: CodesError | FieldError) -> ApiError:
     """The API's answer to a domain error raised by a service."""
     if isinstance(exc, CodeNotFound):
-        return ApiError(404, "not_found", str(exc))
+        return ApiError(404, "not_found", "No such code.")
     if isinstance(exc, FieldError):
         return ApiError(400, "invalid_request", f"{exc.field}: {exc.message}")
     if isinstance(exc, CodeAlreadyRedeemed):
@@ -154,9 +154,7 @@ def answer(error: ApiError) -> Status[Any]:
 def guard(request: HttpRequest, response: HttpResponse, scope: str | None) -> ApiKey:
     key = request.auth  # type: ignore[attr-defined]  # set by ninja from KeyAuth
     if not isinstance(key, ApiKey):
-        raise ApiError(
-            401, "unauthorized", "Send a valid API key: Authorization: Bearer <key>."
-        )
+        raise ApiError(401, "unauthorized", NO_KEY)
     if key.suspended_at is not None:
         raise ApiError(
             403,

@@ -23,6 +23,7 @@ from distribly.tasks import enqueue_on_commit
 from .models import ApiKey
 
 WINDOW = 60
+SUSPENDED_TASK = "codes.tasks.email_api_key_suspended"  # defined in api/tasks.py
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,7 @@ def rate_record_failure(api_key: ApiKey) -> bool:
         consecutive_failures__gte=settings.API_SUSPEND_AFTER,
     ).update(suspended_at=timezone.now())
     if suspended:
-        enqueue_on_commit("api.tasks.email_api_key_suspended", api_key.pk)
+        enqueue_on_commit(SUSPENDED_TASK, api_key.pk)
     return bool(suspended)
 
 

@@ -75,10 +75,6 @@ class ListingOut(Schema):
     redeemed: int
 
 
-class CodesIn(Schema):
-    codes: list[str]
-
-
 class BatchCreated(Schema):
     batch: int
 

@@ -22,7 +22,6 @@ from distribly.errors import FieldError
 from .models import ApiKey
 
 KEY_PREFIX = "dk_"
-WINDOW = 60
 
 
 def _hash(key: str) -> str:

@@ -134,12 +134,6 @@ class CodesForm(forms.Form):
         )
 
 
-class ReviewForm(forms.Form):
-    reason = forms.CharField(
-        label=_("Reason (sent to the seller)"), widget=forms.Textarea(attrs={"rows": 3})
-    )
-
-
 class ValidateForm(forms.Form):
     code = forms.CharField(
         label=_("Code"),

@@ -42,6 +42,12 @@ app.conf.beat_schedule = {
         "task": "sales.tasks.listings_stock_sweep",
         "schedule": 300.0,
     },
+    # Every 5 minutes: automatic refunds of paid orders that found no code, whose
+    # queue message was lost or whose tries all failed.
+    "sales-refund-sweep": {
+        "task": "sales.tasks.orders_refund_sweep",
+        "schedule": 300.0,
+    },
     # Every minute: send delivery emails whose queue message was lost (outbox sweep).
     "sales-deliveries-sweep": {
         "task": "sales.tasks.deliveries_sweep",

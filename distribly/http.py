@@ -26,8 +26,3 @@ def verified_email_required(view: View) -> View:
     """allauth's decorator (signed in, with a verified email), typed for mypy."""
     decorated: View = _verified_email_required(view)
     return decorated
-
-
-def client_ip(request: HttpRequest) -> str | None:
-    """The client's address as the server saw it (for the reveal audit)."""
-    return request.META.get("REMOTE_ADDR")

@@ -14,7 +14,9 @@ from typing import Any
 from django.http import HttpRequest
 from django.views.debug import SafeExceptionReporterFilter
 
-PROJECT_MODULES = ("codes.", "sales.", "listings.", "distribly.")
+# Our apps' frames, and the API framework's, which hold the parsed request body.
+PROJECT_MODULES = ("api.", "codes.", "sales.", "listings.", "distribly.")
+FRAMEWORK_MODULES_WITH_PAYLOADS = ("ninja.", "pydantic.", "pydantic_core.")
 CODE_FIELDS = {"code", "codes", "file"}
 
 
@@ -23,7 +25,7 @@ class CodeSafeExceptionReporterFilter(SafeExceptionReporterFilter):
         self, request: HttpRequest | None, tb_frame: Any
     ) -> Any:
         module = tb_frame.f_globals.get("__name__", "")
-        if module.startswith(PROJECT_MODULES):
+        if module.startswith(PROJECT_MODULES + FRAMEWORK_MODULES_WITH_PAYLOADS):
             return [("(locals)", "hidden: they may hold code values")]
         return super().get_traceback_frame_variables(request, tb_frame)
 

@@ -55,7 +55,7 @@ def parse_database_url(url: str) -> dict[str, object]:
     options = {key: values[-1] for key, values in parse_qs(parts.query).items()}
     # Index pages are cached; with the default random_page_cost = 4 the planner
     # ignores the partial index of codes for sale on skewed tables and allocation
-    # crawls past every sold code (DESIGN "Planner trap"; tests/sales/test_concurrency.py).
+    # crawls past every sold code (DESIGN "Planner trap"; tests/codes/services/test_allocation.py).
     # Set per connection, so it costs no extra round trip per purchase.
     options.setdefault("options", "-c random_page_cost=1.1")
     return {
@@ -314,7 +314,7 @@ elif EMAIL_URL:
 else:
     EMAIL_BACKEND = "distribly.mail.ConsoleBackend"
 
-# Payments (wired up by the checkout work; the dev provider is the default).
+# Payments: the dev provider (a local test page) unless a Stripe key is set.
 STRIPE_SECRET_KEY = envsecret("STRIPE_SECRET_KEY")
 STRIPE_WEBHOOK_SECRET = envsecret("STRIPE_WEBHOOK_SECRET")
 STRIPE_API_BASE = os.getenv("STRIPE_API_BASE", "")

@@ -5,16 +5,21 @@ importing it: tasks import services, so services importing tasks would make a
 cycle. The name is resolved when the service runs, so a wrong name fails the
 caller's own test at once, not a worker later.
 
-Every queued task works on a row that records its state (an outbox row, a batch,
-an order), and a periodic sweep queues again any row left waiting. So when the
-broker is down at commit time the message is logged as not queued and nothing is
-lost; the request that caused it still succeeds.
+When the broker cannot take the message, the request that caused it still
+succeeds and a warning is logged. What then happens depends on the task:
+- work that must happen has its state in a row and a periodic sweep that queues
+  it again: imports (`batches_resume_stalled`), delivery emails and seller
+  webhooks (outbox rows), sold-out checks (`listings_stock_sweep`) and automatic
+  refunds of paid orders that found no code (`orders_refund_sweep`);
+- notices (review results, stock alerts, refund notices, key suspension) are
+  best effort: the state they report is always visible on the seller's pages.
+Without a broker (eager mode) the task runs here; its own failure is logged the
+same way, because the transaction it follows has committed already.
 """
 
 from __future__ import annotations
 
 import logging
-from importlib import import_module
 from typing import Any
 
 from celery import Task
@@ -28,20 +33,21 @@ TaskArg = int | str
 
 
 def task_named(name: str) -> Task[Any, Any]:
-    """The registered task called `name`, importing its module on first use."""
+    """The registered task called `name`; the first miss imports every app's tasks module."""
     if name not in app.tasks:
-        import_module(name.rpartition(".")[0])
+        app.loader.import_default_modules()  # runs Celery's autodiscovery now
     return app.tasks[name]
 
 
 def enqueue(name: str, *args: TaskArg) -> None:
-    """Queue a task now. A broker outage is logged; the task's sweep catches up."""
+    """Queue a task now. A broker outage is logged, never raised (see the module docstring)."""
     task = task_named(name)
     try:
         task.delay(*args)
-    except Exception as e:  # noqa: BLE001 - kombu, redis and socket errors alike; the sweep makes up for it
+    except Exception as e:  # noqa: BLE001 - kombu, redis and socket errors alike; the caller has committed
         logger.warning(
-            "could not queue %s%s (%s); its sweep will queue it again",
+            "could not %s %s%s (%s)",
+            "run" if app.conf.task_always_eager else "queue",
             name,
             args,
             type(e).__name__,
@@ -51,4 +57,5 @@ def enqueue(name: str, *args: TaskArg) -> None:
 def enqueue_on_commit(name: str, *args: TaskArg) -> None:
     """Queue a task once the current transaction commits (at once outside one)."""
     task_named(name)  # fail now, in the caller, on a wrong name
-    transaction.on_commit(lambda: enqueue(name, *args))
+    # robust: a failing callback must not stop the other callbacks of this commit
+    transaction.on_commit(lambda: enqueue(name, *args), robust=True)

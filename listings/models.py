@@ -106,10 +106,6 @@ class Listing(models.Model):
         )
 
     @property
-    def is_on_sale(self) -> bool:
-        return self.status == self.Status.ACTIVE
-
-    @property
     def is_editable(self) -> bool:
         return self.status != self.Status.ARCHIVED
 

@@ -133,7 +133,7 @@ class WebhookEvent(models.Model):
 
     class Status(models.TextChoices):
         PROCESSED = "processed", _("Processed")
-        IGNORED = "ignored", _("Nothing of ours")
+        IGNORED = "ignored", _("No action needed")
         FAILED = "failed", _("Failed permanently")
 
     provider = models.CharField(max_length=20)

@@ -20,7 +20,7 @@ from .exceptions import RefundError
 from .models import Refund
 from .services.delivery import deliveries_sweep, delivery_give_up, order_deliver
 from .services.payments import orders_expire_reservations
-from .services.refunds import order_refund_auto
+from .services.refunds import order_refund_auto, orders_refund_sweep
 from .services.stock import listings_stock_sweep, order_after_fulfilment
 
 logger = logging.getLogger(__name__)
@@ -104,3 +104,8 @@ def deliveries_sweep_task() -> None:
 @shared_task(name="sales.tasks.listings_stock_sweep")
 def listings_stock_sweep_task() -> None:
     listings_stock_sweep()
+
+
+@shared_task(name="sales.tasks.orders_refund_sweep")
+def orders_refund_sweep_task() -> None:
+    orders_refund_sweep()

@@ -1,4 +1,6 @@
-"""Shared fixtures: factories for users, listings and batches (allauth-style)."""
+"""Shared fixtures: factories for users, listings and batches (allauth-style).
+
+Plain helpers that tests import live in tests/helpers.py, not here."""
 
 from __future__ import annotations
 
@@ -12,7 +14,23 @@ from typing import Any
 
 import pytest
 from allauth.account.models import EmailAddress
-from django.db import connection
+from django.conf import settings as django_settings
+from django.core.cache import cache
+
+from api.services import api_key_create
+from codes.importing.generator import GeneratorOptions
+from codes.models import Code, CodeBatch
+from codes.services.batches import (
+    batch_approve,
+    batch_create_generated,
+    batch_create_upload,
+)
+from codes.services.imports import code_batch_import
+from distribly.accounts.models import User
+from distribly.celery import app
+from listings.models import Listing
+from listings.services import listing_approve
+from sales.models import Order
 
 # Playwright's sync API runs an event loop in the test thread; ORM calls in
 # browser tests would otherwise raise SynchronousOnlyOperation.
@@ -22,9 +40,7 @@ _seq = itertools.count(1)
 
 
 def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
-    from django.conf import settings
-
-    on_postgres = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+    on_postgres = django_settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
     skip = pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL)")
     for item in items:
         if "postgres" in item.keywords and not on_postgres:
@@ -34,11 +50,7 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
 @pytest.fixture(autouse=True)
 def _test_settings(settings: Any, tmp_path: Any) -> None:
     settings.PRIVATE_UPLOAD_ROOT = tmp_path / "private-uploads"
-    from django.core.cache import cache
-
     cache.clear()  # rate-limit counters (allauth, API) must not leak between tests
-    from distribly.celery import app
-
     # Unit tests run tasks in-process; tests about the worker start one explicitly.
     app.conf.task_always_eager = True
     app.conf.task_eager_propagates = True
@@ -46,8 +58,6 @@ def _test_settings(settings: Any, tmp_path: Any) -> None:
 
 @pytest.fixture
 def user_factory(db: None) -> Callable[..., Any]:
-    from distribly.accounts.models import User
-
     def make(
         email: str | None = None,
         *,
@@ -77,9 +87,14 @@ def seller_client(client: Any, seller: Any) -> Any:
 
 
 @pytest.fixture
-def listing_factory(user_factory: Callable[..., Any]) -> Callable[..., Any]:
-    from listings.models import Listing
+def staff_client(client: Any, user_factory: Callable[..., Any]) -> Any:
+    """The test client signed in as a superuser (Django admin)."""
+    client.force_login(user_factory(is_staff=True, is_superuser=True))
+    return client
 
+
+@pytest.fixture
+def listing_factory(user_factory: Callable[..., Any]) -> Callable[..., Any]:
     def make(
         seller: Any = None,
         *,
@@ -104,8 +119,6 @@ def listing_factory(user_factory: Callable[..., Any]) -> Callable[..., Any]:
 @pytest.fixture
 def upload(django_capture_on_commit_callbacks: Any) -> Callable[..., Any]:
     """Upload bytes as a batch through the real pipeline and return the imported batch."""
-    from codes.models import CodeBatch
-    from codes.services.batches import batch_create_upload
 
     def run(
         listing: Any,
@@ -133,9 +146,6 @@ def approve(
     user_factory: Callable[..., Any], django_capture_on_commit_callbacks: Any
 ) -> Callable[..., Any]:
     """Staff approval of a listing and/or a batch, through the services."""
-    from codes.services.batches import batch_approve
-    from listings.services import listing_approve
-
     staff = None
 
     def run(listing: Any = None, batch: Any = None) -> None:
@@ -150,20 +160,6 @@ def approve(
     return run
 
 
-def issues_of(batch: Any) -> list[tuple[int, str, str]]:
-    return list(batch.issues.order_by("line").values_list("line", "kind", "reason"))
-
-
-def codes_of(batch: Any) -> list[str]:
-    return [c.reveal() for c in batch.codes.order_by("line")]
-
-
-def raw_rows(sql: str) -> list[tuple[Any, ...]]:
-    with connection.cursor() as c:
-        c.execute(sql)
-        return list(c.fetchall())
-
-
 @pytest.fixture
 def active_listing(
     listing_factory: Callable[..., Any],
@@ -171,9 +167,6 @@ def active_listing(
     django_capture_on_commit_callbacks: Any,
 ) -> Callable[..., Any]:
     """An approved, active listing with `codes` approved generated codes."""
-    from codes.importing.generator import GeneratorOptions
-    from codes.services.batches import batch_create_generated
-    from codes.services.imports import code_batch_import
 
     def make(codes: int = 5, **fields: Any) -> Any:
         listing = listing_factory(**fields)
@@ -198,7 +191,6 @@ def active_listing(
 @pytest.fixture
 def buy(client: Any, django_capture_on_commit_callbacks: Any) -> Callable[..., Any]:
     """Buy through the product page and the dev provider's Pay button. Returns the order."""
-    from sales.models import Order
 
     def run(
         listing: Any,
@@ -227,7 +219,6 @@ def buy(client: Any, django_capture_on_commit_callbacks: Any) -> Callable[..., A
 @pytest.fixture
 def api_key_for() -> Callable[..., Any]:
     """A plaintext API key for a seller (all scopes unless given)."""
-    from api.services import api_key_create
 
     def make(seller: Any, scopes: list[str] | None = None) -> str:
         return api_key_create(
@@ -244,7 +235,6 @@ def sold_code(
     active_listing: Callable[..., Any], buy: Callable[..., Any]
 ) -> Callable[..., Any]:
     """(listing, order, code, value) of a code sold through the dev checkout."""
-    from codes.models import Code
 
     def make(
         listing: Any = None, email: str = "buyer@example.com"

@@ -1,11 +1,24 @@
 """ApiKey moves from the codes app to the api app; its table `codes_apikey` stays.
 
-State only: the table, its rows and its constraints are untouched.
+The table, its rows and its constraints are untouched. Its content type moves
+with it, so staff permissions granted on API keys and their admin history follow.
 """
 
 import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
+
+
+def move_content_type(apps, schema_editor):
+    content_type = apps.get_model("contenttypes", "ContentType")
+    if not content_type.objects.filter(app_label="api", model="apikey").exists():
+        content_type.objects.filter(app_label="codes", model="apikey").update(app_label="api")
+
+
+def move_content_type_back(apps, schema_editor):
+    content_type = apps.get_model("contenttypes", "ContentType")
+    if not content_type.objects.filter(app_label="codes", model="apikey").exists():
+        content_type.objects.filter(app_label="api", model="apikey").update(app_label="codes")
 
 
 class Migration(migrations.Migration):
@@ -14,6 +27,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ("codes", "0003_api_keys_webhooks_redemption"),
+        ("contenttypes", "0002_remove_content_type_name"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
@@ -44,4 +58,5 @@ class Migration(migrations.Migration):
             ],
             database_operations=[],
         ),
+        migrations.RunPython(move_content_type, move_content_type_back),
     ]

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from codes.exceptions import OutOfStock
 from codes.models import Code, WebhookDelivery, WebhookEndpoint
-from codes.webhooks.delivery import webhook_emit
+from codes.webhooks.delivery import webhook_emit, webhook_emit_cancelled
 
 
 def allocation_candidates(*, listing_id: int, quantity: int) -> QuerySet[Code, int]:
@@ -36,7 +36,7 @@ def codes_allocate(
 ) -> list[int]:
     """Reserve `quantity` codes for sale of a listing for an order. Returns their ids.
 
-    Must run inside the caller's transaction (sales.services.order_place or a
+    Must run inside the caller's transaction (sales.services.checkout.order_place or a
     payment confirmation). Picks candidates with `FOR UPDATE SKIP LOCKED` over the
     partial index of codes for sale, so concurrent buyers never queue behind each
     other, then claims them with a conditional UPDATE and checks the count: on
@@ -99,16 +99,7 @@ def codes_cancel(
         status=Code.Status.CANCELLED, status_changed_at=now, cancel_reason=reason[:300]
     )
     for code in codes:
-        webhook_emit(
-            seller_id=code.seller_id,
-            event="code.cancelled",
-            code=code,
-            data={
-                "listing": {"id": code.listing_id, "title": code.listing.title},
-                "reason": reason,
-                "order_id": order_id,
-            },
-        )
+        webhook_emit_cancelled(code=code, reason=reason)
     return [c.pk for c in codes]
 
 

@@ -21,12 +21,12 @@ from codes import uploads
 from codes.exceptions import CodesError
 from codes.importing.generator import GeneratorOptions
 from codes.models import Code, CodeBatch
+from codes.services.imports import IMPORT_TASK
 from distribly.tasks import enqueue_on_commit
 from listings.models import Listing
 from listings.services import listing_sync_stock
 
 B = CodeBatch.Status
-IMPORT_TASK = "codes.tasks.code_batch_import"
 REVIEWED_TASK = "codes.tasks.email_batch_reviewed"
 
 
@@ -158,9 +158,7 @@ def batch_withdraw_unsold(*, batch: CodeBatch) -> int:
 def codes_withdraw_surplus(*, listing: Listing, keep: int) -> int:
     """Withdraw the newest codes for sale beyond `keep` (demo data top-up)."""
     with transaction.atomic():
-        for_sale = Code.objects.filter(
-            listing=listing, status=Code.Status.AVAILABLE, approved=True
-        )
+        for_sale = Code.objects.for_sale().filter(listing=listing)
         extra = list(for_sale.order_by("-id").values_list("id", flat=True)[keep:])
         count = Code.objects.filter(id__in=extra, status=Code.Status.AVAILABLE).update(
             status=Code.Status.WITHDRAWN, status_changed_at=timezone.now()

@@ -177,11 +177,15 @@ def _merge(
         locked.heartbeat_at = now
         locked.upload_name = ""
         locked.save()
+        # The plaintext file goes first and whatever happens after: robust callbacks
+        # run even when another one fails.
+        transaction.on_commit(
+            lambda: uploads.upload_delete(batch.upload_name), robust=True
+        )
         if auto_approve:
             transaction.on_commit(
-                lambda: listing_sync_stock(listing_id=batch.listing_id)
+                lambda: listing_sync_stock(listing_id=batch.listing_id), robust=True
             )
-        transaction.on_commit(lambda: uploads.upload_delete(batch.upload_name))
     return locked
 
 

@@ -24,7 +24,7 @@ from codes.exceptions import (
 )
 from codes.importing.text import InvalidCode, normalise
 from codes.models import Code
-from codes.webhooks.delivery import webhook_emit
+from codes.webhooks.delivery import webhook_emit_cancelled
 from listings.services import listing_sync_stock
 
 S = Code.Status
@@ -114,18 +114,24 @@ def code_redeem(*, seller_id: int, value: str, account: str) -> CodeState:
         return code_state(_redeem(code, account))
 
 
+def _locked_by_id(*, seller_id: int, code_id: int) -> Code:
+    """The seller's code by id (the Validate a code page posts ids, not values), locked."""
+    code = (
+        Code.objects.select_for_update(of=("self",))
+        .select_related("listing")
+        .filter(pk=code_id, seller_id=seller_id)
+        .first()
+    )
+    if code is None:
+        raise CodeNotFound()
+    return code
+
+
 def code_redeem_by_id(*, seller_id: int, code_id: int, account: str) -> CodeState:
     """The Validate a code page's Mark as redeemed (it posts the id, not the value)."""
     account = (account or "").strip()[:255] or "marked by the seller"
     with transaction.atomic():
-        code = (
-            Code.objects.select_for_update(of=("self",))
-            .select_related("listing")
-            .filter(pk=code_id, seller_id=seller_id)
-            .first()
-        )
-        if code is None:
-            raise CodeNotFound()
+        code = _locked_by_id(seller_id=seller_id, code_id=code_id)
         return code_state(_redeem(code, account))
 
 
@@ -143,18 +149,11 @@ def _cancel(code: Code, reason: str) -> Code:
     code.status_changed_at = now
     code.save(update_fields=["status", "cancel_reason", "status_changed_at"])
     if code.status == S.CANCELLED:
-        webhook_emit(
-            seller_id=code.seller_id,
-            event="code.cancelled",
-            code=code,
-            data={
-                "listing": {"id": code.listing_id, "title": code.listing.title},
-                "reason": code.cancel_reason,
-                "order_id": code.order_id,
-            },
-        )
+        webhook_emit_cancelled(code=code, reason=code.cancel_reason)
     else:
-        transaction.on_commit(lambda: listing_sync_stock(listing_id=code.listing_id))
+        transaction.on_commit(
+            lambda: listing_sync_stock(listing_id=code.listing_id), robust=True
+        )
     return code
 
 
@@ -167,12 +166,5 @@ def code_revoke(*, seller_id: int, value: str, reason: str) -> CodeState:
 
 def code_cancel_by_id(*, seller_id: int, code_id: int, reason: str) -> CodeState:
     with transaction.atomic():
-        code = (
-            Code.objects.select_for_update(of=("self",))
-            .select_related("listing")
-            .filter(pk=code_id, seller_id=seller_id)
-            .first()
-        )
-        if code is None:
-            raise CodeNotFound()
+        code = _locked_by_id(seller_id=seller_id, code_id=code_id)
         return code_state(_cancel(code, reason or "cancelled by the seller"))

@@ -78,6 +78,21 @@ def webhook_emit(
     return delivery
 
 
+def webhook_emit_cancelled(*, code: Code, reason: str) -> WebhookDelivery | None:
+    """`code.cancelled` for a code just cancelled (refund, revocation): the seller's
+    system should stop accepting it."""
+    return webhook_emit(
+        seller_id=code.seller_id,
+        event="code.cancelled",
+        code=code,
+        data={
+            "listing": {"id": code.listing_id, "title": code.listing.title},
+            "reason": reason,
+            "order_id": code.order_id,
+        },
+    )
+
+
 def _body(delivery: WebhookDelivery) -> bytes:
     data = dict(delivery.payload)
     if delivery.code_id is not None:

@@ -82,6 +82,3 @@ class PaymentProvider(abc.ABC):
 
     def fetch_charge_refunds(self, *, object_id: str) -> ChargeRefunds:
         raise PaymentError(f"{self.identifier} has no charges", permanent=True)
-
-    def supports_refund(self, payment: Payment) -> bool:
-        return True

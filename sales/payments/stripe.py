@@ -33,7 +33,16 @@ ZERO_DECIMAL = {
     "BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND", "VUV",
     "XAF", "XOF", "XPF",
 }  # fmt: skip
-TRANSIENT = (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError)
+# Worth retrying: the network, Stripe's load, Stripe's own errors, and our key being
+# refused (a rotated or restricted key is fixed by an operator, then events must
+# still be processed, so they must not be acknowledged as failed meanwhile).
+TRANSIENT = (
+    stripe.APIConnectionError,
+    stripe.RateLimitError,
+    stripe.APIError,
+    stripe.AuthenticationError,
+    stripe.PermissionError,
+)
 
 
 def to_minor(amount: Decimal, currency: str) -> int:
@@ -78,7 +87,9 @@ class StripeProvider(PaymentProvider):
             ) from e
         except stripe.StripeError as e:
             raise PaymentError(
-                e.user_message or "The payment provider refused the request.",
+                e.user_message
+                or f"The payment provider refused the request ({type(e).__name__}"
+                f"{': ' + e.code if e.code else ''}).",
                 permanent=True,
             ) from e
 
@@ -163,6 +174,3 @@ class StripeProvider(PaymentProvider):
             ),
             refund_ids=tuple(_id(r) for r in (data or [])),
         )
-
-    def supports_refund(self, payment: Payment) -> bool:
-        return bool(payment.provider_payment_id)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import Enum
 
 from django.db import IntegrityError, transaction
 
@@ -32,21 +31,23 @@ logger = logging.getLogger(__name__)
 CONFIRMING = {"checkout.session.completed", "checkout.session.async_payment_succeeded"}
 
 
-class Outcome(Enum):
-    PROCESSED = "processed"  # the effect was applied now
-    DUPLICATE = "duplicate"  # this event was handled before
-    IGNORED = "ignored"  # nothing of ours (an unknown type or object)
-    FAILED = "failed"  # a permanent provider error, recorded for staff
-
-
 @dataclass(frozen=True)
 class EventResult:
-    outcome: Outcome
-    event: WebhookEvent | None = None
+    """`event` is the row recorded now (its status says what happened), or None
+    when this event had been handled before (`duplicate`)."""
+
+    event: WebhookEvent | None
+    duplicate: bool = False
+
+
+DUPLICATE = EventResult(event=None, duplicate=True)
+S = WebhookEvent.Status
 
 
 def payment_event_process(*, provider_name: str, event: ProviderEvent) -> EventResult:
     """Apply one verified provider event exactly once (see the module docstring).
+
+    Call it outside any transaction: it asks the provider before it opens its own.
 
     Raises PaymentError (transient) or a database error when the provider should
     send the event again.
@@ -54,7 +55,7 @@ def payment_event_process(*, provider_name: str, event: ProviderEvent) -> EventR
     if WebhookEvent.objects.filter(
         provider=provider_name, event_id=event.event_id
     ).exists():
-        return EventResult(Outcome.DUPLICATE)  # a replay: skip the provider call
+        return DUPLICATE  # a replay: skip the provider call
     try:
         effect = _effect_for(provider_name, event)
     except PaymentError as e:
@@ -62,8 +63,8 @@ def payment_event_process(*, provider_name: str, event: ProviderEvent) -> EventR
             raise
         return _record_failure(provider_name, event, e)
     if effect is None:
-        return _record(provider_name, event, Outcome.IGNORED, lambda: None)
-    return _record(provider_name, event, Outcome.PROCESSED, effect)
+        return _record(provider_name, event, S.IGNORED, lambda: None)
+    return _record(provider_name, event, S.PROCESSED, effect)
 
 
 def _effect_for(
@@ -105,7 +106,7 @@ def _checkout_effect(
 def _record(
     provider_name: str,
     event: ProviderEvent,
-    outcome: Outcome,
+    status: str,
     effect: Callable[[], object],
 ) -> EventResult:
     """Record the event id and apply its effect in one transaction."""
@@ -116,12 +117,12 @@ def _record(
                     provider=provider_name,
                     event_id=event.event_id,
                     type=event.type,
-                    status=outcome.value,
+                    status=status,
                 )
         except IntegrityError:
-            return EventResult(Outcome.DUPLICATE)
+            return DUPLICATE
         effect()  # any error here rolls the record back too: the provider retries
-    return EventResult(outcome, row)
+    return EventResult(event=row)
 
 
 def _record_failure(
@@ -139,8 +140,8 @@ def _record_failure(
             event_id=event.event_id,
             defaults={
                 "type": event.type,
-                "status": Outcome.FAILED.value,
+                "status": S.FAILED,
                 "error": str(error)[:300],
             },
         )
-    return EventResult(Outcome.FAILED if created else Outcome.DUPLICATE, row)
+    return EventResult(event=row) if created else DUPLICATE

@@ -24,6 +24,9 @@ from distribly.tasks import enqueue_on_commit
 from sales.models import Delivery, Order, Payment
 from sales.payments import get_provider
 
+from .delivery import DELIVER_TASK
+from .refunds import REFUND_AUTO_TASK
+
 logger = logging.getLogger(__name__)
 
 OS = Order.Status
@@ -78,7 +81,7 @@ def payment_confirm(*, payment_id: int, provider_payment_id: str = "") -> Order:
                     "Sold out before the payment arrived: refunded automatically."
                 )
                 order.save(update_fields=["status", "paid_at", "note"])
-                enqueue_on_commit("sales.tasks.order_refund_auto", order.pk)
+                enqueue_on_commit(REFUND_AUTO_TASK, order.pk)
                 return order
         if codes_mark_sold(order_id=order.pk) != order.quantity:
             # the invariant above broke: roll everything back rather than sell wrong
@@ -94,7 +97,7 @@ def payment_confirm(*, payment_id: int, provider_payment_id: str = "") -> Order:
         codes_emit_sold(
             order_id=order.pk, seller_id=order.seller_id, buyer_email=order.email
         )
-        enqueue_on_commit("sales.tasks.order_deliver", delivery.pk)
+        enqueue_on_commit(DELIVER_TASK, delivery.pk)
         enqueue_on_commit("sales.tasks.order_fulfilled", order.pk)
     return order
 

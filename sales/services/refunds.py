@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 
 from codes.models import Code
 from codes.services.allocation import codes_cancel
-from distribly.tasks import enqueue_on_commit
+from distribly.tasks import enqueue, enqueue_on_commit
 from sales.exceptions import RefundError
 from sales.models import Order, Payment, Refund
 from sales.payments import get_provider
@@ -26,6 +26,7 @@ from sales.payments.base import ChargeRefunds, PaymentError
 
 STALE_REFUND = timedelta(minutes=5)
 OS = Order.Status
+REFUND_AUTO_TASK = "sales.tasks.order_refund_auto"
 
 
 def _refundable_codes(order: Order) -> list[int]:
@@ -197,3 +198,16 @@ def order_refund_auto(*, order_id: int) -> Refund | None:
         source=Refund.Source.AUTOMATIC,
         reason="Sold out before the payment arrived",
     )
+
+
+def orders_refund_sweep() -> list[int]:
+    """Paid orders that found no code and are still not refunded a while later: queue
+    their automatic refund again (its queue message was lost, or every try failed)."""
+    ids = list(
+        Order.objects.filter(status=OS.PAID, paid_at__lt=timezone.now() - STALE_REFUND)
+        .order_by("paid_at")
+        .values_list("pk", flat=True)[:200]
+    )
+    for order_id in ids:
+        enqueue(REFUND_AUTO_TASK, order_id)
+    return ids

@@ -4,48 +4,33 @@ from __future__ import annotations
 
 import io
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.core import mail
+from django.db import connections
+from django.test import Client
 
 from api.models import ApiKey
+from api.services import api_key_revoke
 from codes.models import Code, CodeBatch
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def call(client, django_capture_on_commit_callbacks):
-    def do(method, path, key=None, body=None, multipart=False, **extra):
-        headers = {"HTTP_AUTHORIZATION": f"Bearer {key}"} if key else {}
-        with django_capture_on_commit_callbacks(execute=True):
-            if method == "GET":
-                return client.get(f"/api/v1{path}", **headers, **extra)
-            if isinstance(body, dict) and not multipart:
-                return client.post(
-                    f"/api/v1{path}",
-                    json.dumps(body),
-                    content_type="application/json",
-                    **headers,
-                    **extra,
-                )
-            return client.post(f"/api/v1{path}", body or {}, **headers, **extra)
-
-    return do
-
-
 def test_verify_a_sold_code(call, sold_code, api_key_for):
-    listing, order, code, value = sold_code()
+    listing, _, _, value = sold_code()
     response = call(
         "POST", "/codes/verify", api_key_for(listing.seller), {"code": f"  {value} "}
     )
     assert response.status_code == 200
     data = response.json()
-    assert data["valid"] is True and data["status"] == "sold"
+    assert data["valid"] is True
+    assert data["status"] == "sold"
     assert data["listing"] == {"id": listing.pk, "title": listing.title}
-    assert (
-        data["sold_at"] and data["redeemed_at"] is None and data["redeemed_by"] is None
-    )
+    assert data["sold_at"]
+    assert data["redeemed_at"] is None
+    assert data["redeemed_by"] is None
     assert response["X-RateLimit-Limit"] == "600"
     assert int(response["X-RateLimit-Remaining"]) == 599
 
@@ -76,16 +61,14 @@ def test_own_unsold_code_is_known_but_not_valid(call, active_listing, api_key_fo
 def test_redeem_first_repeat_conflict_gone_and_unknown(
     call, sold_code, active_listing, api_key_for
 ):
-    listing, order, code, value = sold_code()
+    listing, _, code, value = sold_code()
     key = api_key_for(listing.seller)
     first = call(
         "POST", "/codes/redeem", key, {"code": value, "account": "alice@shop.example"}
     )
     assert first.status_code == 200
-    assert (
-        first.json()["status"] == "redeemed"
-        and first.json()["redeemed_by"] == "alice@shop.example"
-    )
+    assert first.json()["status"] == "redeemed"
+    assert first.json()["redeemed_by"] == "alice@shop.example"
     assert (
         call(
             "POST",
@@ -117,11 +100,13 @@ def test_redeem_first_repeat_conflict_gone_and_unknown(
     revoked = call(
         "POST", "/codes/revoke", key, {"code": value, "reason": "chargeback"}
     )
-    assert revoked.status_code == 200 and revoked.json()["status"] == "cancelled"
+    assert revoked.status_code == 200
+    assert revoked.json()["status"] == "cancelled"
     gone = call(
         "POST", "/codes/redeem", key, {"code": value, "account": "alice@shop.example"}
     )
-    assert gone.status_code == 410 and gone.json()["error"]["code"] == "cancelled"
+    assert gone.status_code == 410
+    assert gone.json()["error"]["code"] == "cancelled"
     code.refresh_from_db()
     assert (code.status, code.cancel_reason) == ("cancelled", "chargeback")
 
@@ -132,14 +117,15 @@ def test_revoke_an_unsold_code_withdraws_it(call, active_listing, api_key_for):
     response = call(
         "POST", "/codes/revoke", api_key_for(listing.seller), {"code": value}
     )
-    assert response.status_code == 200 and response.json()["status"] == "withdrawn"
+    assert response.status_code == 200
+    assert response.json()["status"] == "withdrawn"
     assert Code.objects.filter(listing=listing, status="available").count() == 1
 
 
 def test_refund_cancellation_shows_in_the_api(
     call, sold_code, api_key_for, client, django_capture_on_commit_callbacks
 ):
-    listing, order, code, value = sold_code()
+    listing, order, _, value = sold_code()
     client.force_login(listing.seller)
     with django_capture_on_commit_callbacks(execute=True):
         client.post(f"/sell/sales/{order.pk}/refund/")
@@ -209,9 +195,8 @@ def test_upload_errors_name_what_is_wrong(
     listing = listing_factory(seller=seller)
     key = api_key_for(seller, ["upload"])
     bad = call("POST", f"/listings/{listing.pk}/codes", key, {"codes": []})
-    assert bad.status_code == 400 and bad.json()["error"]["message"].startswith(
-        "codes:"
-    )
+    assert bad.status_code == 400
+    assert bad.json()["error"]["message"].startswith("codes:")
     others = listing_factory(seller=user_factory())
     assert (
         call(
@@ -225,22 +210,18 @@ def test_upload_errors_name_what_is_wrong(
 def test_authentication_and_scopes(call, sold_code, api_key_for):
     listing, _, _, value = sold_code()
     missing = call("POST", "/codes/verify", None, {"code": value})
-    assert (
-        missing.status_code == 401 and missing.json()["error"]["code"] == "unauthorized"
-    )
+    assert missing.status_code == 401
+    assert missing.json()["error"]["code"] == "unauthorized"
     assert (
         call("POST", "/codes/verify", "dk_deadbeef_nope", {"code": value}).status_code
         == 401
     )
     verify_only = api_key_for(listing.seller, ["verify"])
     denied = call("POST", "/codes/redeem", verify_only, {"code": value, "account": "a"})
-    assert (
-        denied.status_code == 403 and denied.json()["error"]["code"] == "missing_scope"
-    )
+    assert denied.status_code == 403
+    assert denied.json()["error"]["code"] == "missing_scope"
     assert call("GET", "/batches/1", verify_only).status_code == 403
     key = ApiKey.objects.get(prefix=verify_only.split("_")[1])
-    from api.services import api_key_revoke
-
     api_key_revoke(api_key=key)
     assert (
         call("POST", "/codes/verify", verify_only, {"code": value}).status_code == 401
@@ -255,8 +236,6 @@ def test_bad_bodies_are_400_with_the_field(call, seller, api_key_for):
         "code": "invalid_request",
         "message": "account: Field required",
     }
-    from django.test import Client
-
     response = Client().post(
         "/api/v1/codes/verify",
         "not json",
@@ -265,57 +244,6 @@ def test_bad_bodies_are_400_with_the_field(call, seller, api_key_for):
     )
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid_request"
-
-
-def test_rate_limit_answers_429_with_retry_after(
-    call, sold_code, api_key_for, settings
-):
-    settings.API_RATE_LIMIT = 3
-    listing, _, _, value = sold_code()
-    key = api_key_for(listing.seller)
-    for _ in range(3):
-        assert call("POST", "/codes/verify", key, {"code": value}).status_code == 200
-    limited = call("POST", "/codes/verify", key, {"code": value})
-    assert limited.status_code == 429
-    assert 0 < int(limited["Retry-After"]) <= 60
-    assert limited["X-RateLimit-Remaining"] == "0"
-    assert limited.json()["error"]["code"] == "rate_limited"
-
-
-def test_failed_lookups_are_limited_more_tightly(
-    call, sold_code, api_key_for, settings
-):
-    settings.API_FAILED_LOOKUP_LIMIT = 2
-    listing, _, _, value = sold_code()
-    key = api_key_for(listing.seller)
-    for guess in ("GUESS-1", "GUESS-2"):
-        assert call("POST", "/codes/verify", key, {"code": guess}).status_code == 404
-    # even a right answer waits now: guessing does not pay
-    blocked = call("POST", "/codes/verify", key, {"code": value})
-    assert (
-        blocked.status_code == 429
-        and "failed look-ups" in blocked.json()["error"]["message"]
-    )
-
-
-def test_a_key_is_suspended_after_consecutive_failures_and_the_seller_told(
-    call, sold_code, api_key_for, settings
-):
-    settings.API_SUSPEND_AFTER = 3
-    listing, _, _, value = sold_code()
-    key = api_key_for(listing.seller)
-    mail.outbox.clear()
-    call("POST", "/codes/verify", key, {"code": "G-1"})
-    call("POST", "/codes/verify", key, {"code": value})  # a success resets the run
-    for n in range(3):
-        call("POST", "/codes/verify", key, {"code": f"GUESS-{n}"})
-    suspended = call("POST", "/codes/verify", key, {"code": value})
-    assert (
-        suspended.status_code == 403
-        and suspended.json()["error"]["code"] == "key_suspended"
-    )
-    assert [m.to for m in mail.outbox] == [[listing.seller.email]]
-    assert "suspended" in mail.outbox[0].subject
 
 
 def test_schema_and_docs_are_served_without_a_cdn(client):
@@ -334,18 +262,13 @@ def test_schema_and_docs_are_served_without_a_cdn(client):
         for op in operations.values():
             assert all(p["name"] != "code" for p in op.get("parameters", []))
     docs = client.get("/api/v1/docs").content.decode()
-    assert "cdn." not in docs and "/static/ninja/" in docs
+    assert "cdn." not in docs
+    assert "/static/ninja/" in docs
 
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_ten_concurrent_redemptions_exactly_one_wins(sold_code, api_key_for):
-    import threading
-    from concurrent.futures import ThreadPoolExecutor
-
-    from django.db import connections
-    from django.test import Client
-
     listing, _, code, value = sold_code()
     key = api_key_for(listing.seller)
     barrier = threading.Barrier(10)
@@ -367,4 +290,5 @@ def test_ten_concurrent_redemptions_exactly_one_wins(sold_code, api_key_for):
         statuses = sorted(pool.map(redeem, range(10)))
     assert statuses == [200] + [409] * 9
     code.refresh_from_db()
-    assert code.status == "redeemed" and code.redeemed_by.startswith("account-")
+    assert code.status == "redeemed"
+    assert code.redeemed_by.startswith("account-")

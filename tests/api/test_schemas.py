@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 
 pytestmark = pytest.mark.django_db
@@ -18,9 +20,6 @@ def keep_connection(bearer):
     close_old_connections would close the test transaction's connection (Django's
     own test client disconnects it the same way, and reconnects it after each of
     its requests: hence after `bearer`, which uses the test client)."""
-    from django.core.signals import request_finished, request_started
-    from django.db import close_old_connections
-
     assert request_started.disconnect(close_old_connections)
     assert request_finished.disconnect(close_old_connections)
     yield

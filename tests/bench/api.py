@@ -19,6 +19,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import psycopg
+
 ROOT = Path(__file__).resolve().parents[2]
 CLIENTS = 8
 DURATION = 20
@@ -58,8 +60,6 @@ def _wait_for(port: int, timeout: float = 30) -> None:
 
 
 def _lookup_worker(args: tuple[str, int, bytes, Any]) -> int:
-    import psycopg
-
     dsn, seller_id, digest, barrier = args
     with psycopg.connect(dsn) as conn:
         cur = conn.cursor()
@@ -97,8 +97,6 @@ def bench_verify(
         return
     # Settle the database first: the setup just bulk-loaded codes, and autovacuum
     # kicking in mid-run would measure PostgreSQL's housekeeping, not the API.
-    import psycopg
-
     with psycopg.connect(env["BENCH_PG_DSN"], autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
         conn.execute("CHECKPOINT")  # flush the setup's writes now, not mid-run

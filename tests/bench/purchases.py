@@ -20,21 +20,23 @@ import os
 import time
 from typing import Any
 
+import django
+import psycopg
+
 DURATION = 5.0
 APP_WORKERS = 2 * (os.cpu_count() or 1) + 1
 
 
 def _django() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "distribly.settings")
-    import django
-
     django.setup()
 
 
 def _purchase_full(listing_id: int) -> Any:
     _django()
-    from sales.services.checkout import checkout_start, order_place
-    from sales.services.payments import payment_confirm
+    # Django is set up just above, in this spawned buyer process: models load only now.
+    from sales.services.checkout import checkout_start, order_place  # noqa: PLC0415 - needs django.setup() first (spawned process)
+    from sales.services.payments import payment_confirm  # noqa: PLC0415 - needs django.setup() first (spawned process)
 
     def once() -> None:
         placed = order_place(
@@ -72,8 +74,6 @@ RAW_PLACE = [
 
 
 def _purchase_raw(listing_id: int, seller_id: int) -> Any:
-    import psycopg
-
     conn = psycopg.connect(os.environ["BENCH_PG_DSN"])
 
     def once() -> None:

@@ -24,6 +24,12 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import psycopg
+import redis
+
+from tests.bench.api import bench_verify
+from tests.bench.purchases import bench_purchases
+
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "bench-data"
 ALPHABET = string.ascii_uppercase + string.digits
@@ -36,8 +42,6 @@ BENCH_ENV = {
 
 
 def ensure_database(url: str) -> None:
-    import psycopg
-
     parts = urlsplit(url)
     name = parts.path.lstrip("/")
     admin = url.rsplit("/", 1)[0] + "/postgres"
@@ -109,8 +113,6 @@ def make_listing(env: dict[str, str], email: str) -> int:
 
 def copy_ceiling(url: str, path: Path) -> float:
     """Rows/s of a plain binary COPY of (line, 32-byte digest, 52-byte blob) into a bare table."""
-    import psycopg
-
     rows = sum(1 for _ in path.open())
     blob, digest = os.urandom(52), os.urandom(32)
     with psycopg.connect(url) as conn:
@@ -154,15 +156,11 @@ def main() -> None:
 
 
 def flush_redis() -> None:
-    import redis
-
     redis.Redis.from_url(BENCH_ENV["REDIS_URL"]).flushdb()
 
 
 def api_figures(url: str, env: dict[str, str]) -> None:
     """A seller with a key and a sold code, then tests.bench.api."""
-    from tests.bench.api import bench_verify
-
     code = (
         "import json\n"
         "from decimal import Decimal\n"
@@ -170,10 +168,12 @@ def api_figures(url: str, env: dict[str, str]) -> None:
         "from codes.crypto import get_keyring\n"
         "from codes.importing.generator import GeneratorOptions\n"
         "from codes.models import Code\n"
-        "from codes.services.batches import batch_approve, batch_create_generated, code_batch_import\n"
+        "from codes.services.batches import batch_approve, batch_create_generated\n"
+        "from codes.services.imports import code_batch_import\n"
         "from distribly.accounts.services import user_ensure\n"
         "from listings.services import listing_approve, listing_create\n"
-        "from sales.services import order_place, payment_confirm\n"
+        "from sales.services.checkout import order_place\n"
+        "from sales.services.payments import payment_confirm\n"
         "seller,_ = user_ensure(email='bench-api@example.com', password=None)\n"
         "staff,_ = user_ensure(email='bench-staff@example.com', password=None, is_staff=True)\n"
         "l = listing_create(seller=seller, title='Bench API', price=Decimal('5'), currency='USD', instructions='x')\n"
@@ -200,13 +200,12 @@ def api_figures(url: str, env: dict[str, str]) -> None:
 
 def purchase_figures(args: argparse.Namespace, url: str, env: dict[str, str]) -> None:
     """Two listings of `--stock` approved codes: one for the app, one for raw SQL."""
-    from tests.bench.purchases import bench_purchases
-
     code = (
         "import json\n"
         "from decimal import Decimal\n"
         "from codes.importing.generator import GeneratorOptions\n"
-        "from codes.services.batches import batch_approve, batch_create_generated, code_batch_import\n"
+        "from codes.services.batches import batch_approve, batch_create_generated\n"
+        "from codes.services.imports import code_batch_import\n"
         "from distribly.accounts.services import user_ensure\n"
         "from listings.services import listing_approve, listing_create\n"
         "seller,_ = user_ensure(email='bench-shop@example.com', password=None)\n"

@@ -1,8 +1,11 @@
+"""The codes app's management commands: import, generate, seed the demo."""
+
 from __future__ import annotations
 
 import json
 
 import pytest
+from django.contrib.auth import authenticate
 from django.core.management import CommandError, call_command
 
 from codes.models import Code
@@ -27,7 +30,8 @@ def test_import_codes_json_report(listing_factory, tmp_path, capsys):
         {"line": 5, "reason": "Contains HTML, which can't be used in codes"}
     ]
     assert data["skipped_blank"] == 1
-    assert isinstance(data["batch"], int) and isinstance(data["warnings"], list)
+    assert isinstance(data["batch"], int)
+    assert isinstance(data["warnings"], list)
     assert path.exists()  # the seller's own file is never deleted
 
 
@@ -56,7 +60,8 @@ def test_generate_codes_command(listing_factory, capsys):
     )
     assert "generated 15 code(s)" in capsys.readouterr().out
     values = [c.reveal() for c in Code.objects.filter(listing=listing)]
-    assert len(values) == 15 and all(len(v) == 24 for v in values)
+    assert len(values) == 15
+    assert all(len(v) == 24 for v in values)
 
 
 def test_seed_demo_is_idempotent_with_exact_stock(settings, capsys):
@@ -73,8 +78,6 @@ def test_seed_demo_is_idempotent_with_exact_stock(settings, capsys):
         == 4
     )
     assert set(first) == {"staff", "seller", "buyer", "listing"}
-    from django.contrib.auth import authenticate
-
     assert authenticate(
         email=first["seller"]["email"], password=first["seller"]["password"]
     )

@@ -5,11 +5,14 @@ from __future__ import annotations
 import time
 
 import pytest
+from celery.contrib.testing.worker import start_worker
+from celery.signals import task_prerun
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from codes.models import CodeBatch
+from distribly.celery import app
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -19,10 +22,6 @@ pytestmark = [
 
 @pytest.fixture
 def celery_worker_thread():
-    from celery.contrib.testing.worker import start_worker
-
-    from distribly.celery import app
-
     app.conf.task_always_eager = False
     app.loader.import_module("celery.contrib.testing.tasks")
     app.control.purge()
@@ -34,8 +33,6 @@ def celery_worker_thread():
 def test_upload_is_imported_by_the_worker_after_commit(
     client, user_factory, celery_worker_thread
 ):
-    from celery.signals import task_prerun
-
     ran = []
 
     def record(sender=None, task=None, **kwargs):

@@ -9,6 +9,9 @@ import pytest
 from django.test import RequestFactory
 from django.views.debug import ExceptionReporter
 
+from codes import views
+from codes.services import validation
+
 pytestmark = pytest.mark.django_db
 
 # Made at run time so that it can't appear in the reports' source-code excerpts.
@@ -16,9 +19,6 @@ SECRET = "SECRET-" + secrets.token_hex(8).upper()
 
 
 def test_error_reports_hide_code_values_from_locals_and_post_data(seller, monkeypatch):
-    from codes import views
-    from codes.services import validation
-
     def keyring_unavailable():
         raise RuntimeError("key service unavailable")
 
@@ -36,5 +36,6 @@ def test_error_reports_hide_code_values_from_locals_and_post_data(seller, monkey
     else:  # pragma: no cover
         pytest.fail("the view did not crash")
     assert "RuntimeError" in text
-    assert SECRET not in text and SECRET not in html
+    assert SECRET not in text
+    assert SECRET not in html
     assert "hidden: they may hold code values" in html

@@ -12,18 +12,23 @@ import subprocess
 import sys
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
+from celery.contrib.testing.worker import start_worker
 from django.db import connection
 from django.utils import timezone
 
 from codes.models import Code, CodeBatch
+from codes.services.batches import batch_create_upload
+from codes.services.imports import batches_resume_stalled
+from distribly.celery import app
 from sales.models import Delivery, Order
-from tests.e2e.conftest import free_port, wait_until
+from sales.services.delivery import deliveries_sweep
+from sales.tasks import orders_expire_reservations_task
+from tests.e2e.helpers import free_port, wait_until
+from tests.helpers import ROOT
 
 pytestmark = pytest.mark.django_db(transaction=True)
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def checkout(client, listing, email="fault@example.com", quantity=1, pay=True) -> Order:
@@ -49,11 +54,12 @@ def test_smtp_refusing_mail_for_a_while_delivers_exactly_once(
     assert (
         code.reveal() in client.get(order.get_absolute_url()).content.decode()
     )  # at once
-    [mail] = smtp.wait_for("fault@example.com", listing.title, timeout=60)
+    [_] = smtp.wait_for("fault@example.com", listing.title, timeout=60)  # exactly one
     delivery = wait_until(
         lambda: Delivery.objects.filter(order=order, status="sent").first(), what="sent"
     )
-    assert delivery.attempts == 3 and smtp.refused == 2
+    assert delivery.attempts == 3
+    assert smtp.refused == 2
     time.sleep(1)
     assert len(smtp.to("fault@example.com")) == 1
 
@@ -61,15 +67,13 @@ def test_smtp_refusing_mail_for_a_while_delivers_exactly_once(
 def test_an_abandoned_checkout_returns_its_codes_after_expiry(
     client, worker, active_listing
 ):
-    from sales.tasks import orders_expire_reservations_task as orders_expire_reservations
-
     listing = active_listing(codes=3)
     order = checkout(client, listing, quantity=2, pay=False)
     assert Code.objects.filter(listing=listing, status="available").count() == 1
     Order.objects.filter(pk=order.pk).update(
         reserved_until=timezone.now() - timedelta(seconds=1)
     )
-    orders_expire_reservations.delay()  # what beat does every minute
+    orders_expire_reservations_task.delay()  # what beat does every minute
     wait_until(
         lambda: Code.objects.filter(listing=listing, status="available").count() == 3,
         what="codes back in stock",
@@ -128,11 +132,6 @@ def spare_redis(tmp_path):
 def test_redis_down_when_an_order_commits_the_email_goes_out_once_it_is_back(
     client, smtp, spare_redis, active_listing, settings
 ):
-    from celery.contrib.testing.worker import start_worker
-
-    from distribly.celery import app
-    from sales.services.delivery import deliveries_sweep
-
     listing = active_listing(codes=2)  # (eager, before we switch brokers)
     smtp.messages.clear()
     previous = app.conf.broker_url
@@ -176,10 +175,6 @@ def test_redis_down_when_an_order_commits_the_email_goes_out_once_it_is_back(
 def test_worker_killed_mid_import_then_restarted_imports_every_line_once(
     seller, listing_factory, settings, tmp_path
 ):
-    from codes.services.batches import batch_create_upload
-    from codes.services.imports import batches_resume_stalled
-    from distribly.celery import app
-
     settings.PRIVATE_UPLOAD_ROOT = tmp_path / "uploads"
     settings.CODES_IMPORT_STALE_SECONDS = 3
     app.conf.task_always_eager = False

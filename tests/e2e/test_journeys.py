@@ -13,7 +13,7 @@ from django.test import Client
 from codes.models import Code, CodeBatch
 from listings.models import Listing
 from sales.models import Order
-from tests.e2e.conftest import link_in, wait_until
+from tests.e2e.helpers import link_in, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -87,7 +87,8 @@ def test_seller_staff_and_buyers_journeys(
         timeout=30_000
     )  # the page polls, then reloads
     report = page.content()
-    assert "Contains HTML" in report and "Duplicate of line 2 in this file" in report
+    assert "Contains HTML" in report
+    assert "Duplicate of line 2 in this file" in report
     shot(page, "02-import-report")
     listing = Listing.objects.get(seller__email=SELLER)
     batch = listing.batches.get()
@@ -140,7 +141,8 @@ def test_seller_staff_and_buyers_journeys(
     shot(guest, "05-order-page")
     order = Order.objects.get(email="guest@example.com")
     values = [c.reveal() for c in Code.objects.filter(order_id=order.pk).order_by("id")]
-    assert len(values) == 2 and all(v in guest.content() for v in values)
+    assert len(values) == 2
+    assert all(v in guest.content() for v in values)
     [delivery] = smtp.wait_for("guest@example.com", "Maker Tools Pro licence")
     text, html = smtp.text(delivery), smtp.html(delivery)
     assert all(v in text for v in values)
@@ -193,7 +195,8 @@ def test_seller_staff_and_buyers_journeys(
         what="sold out",
     )
     other.goto(f"{live_server.url}/items/{listing.pk}/")
-    assert "sold out" in other.content().lower() and "Buy now" not in other.content()
+    assert "sold out" in other.content().lower()
+    assert "Buy now" not in other.content()
     shot(other, "09-sold-out")
     page.goto(f"{live_server.url}/sell/items/{listing.pk}/batches/add/")
     page.get_by_label("Generate random codes for me").check()

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from codes.importing.generator import GeneratorOptions
 from codes.models import Code
+from codes.services.batches import batch_create_generated
 from listings.models import Listing
 
 pytestmark = pytest.mark.django_db
@@ -17,9 +19,6 @@ def test_another_seller_gets_404_everywhere(
     owner = user_factory()
     listing = listing_factory(seller=owner)
     with django_capture_on_commit_callbacks(execute=True):
-        from codes.importing.generator import GeneratorOptions
-        from codes.services.batches import batch_create_generated
-
         generated = batch_create_generated(
             listing=listing, options=GeneratorOptions(count=3)
         )
@@ -49,5 +48,6 @@ def test_another_seller_gets_404_everywhere(
     for url in posts:
         assert client.post(url, {"title": "hijack"}).status_code == 404, url
     listing.refresh_from_db()
-    assert listing.status == Listing.Status.PENDING_REVIEW and listing.title != "hijack"
+    assert listing.status == Listing.Status.PENDING_REVIEW
+    assert listing.title != "hijack"
     assert not Code.objects.filter(status=Code.Status.WITHDRAWN).exists()

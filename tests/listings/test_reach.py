@@ -38,7 +38,8 @@ def test_share_links_are_correct_and_escaped(client, active_listing, settings):
     assert parse_qs(urlsplit(mail).query)["subject"] == [
         f"{listing.title} on Distribly"
     ]
-    assert "<Pro>" not in html and "&lt;Pro&gt;" in html
+    assert "<Pro>" not in html
+    assert "&lt;Pro&gt;" in html
     assert f'<link rel="canonical" href="{url}">' in html
     assert (
         '<meta property="og:title" content="Keys &amp; &quot;Codes&quot; &lt;Pro&gt;">'
@@ -54,7 +55,8 @@ def test_json_ld_is_valid_json_with_the_right_availability(client, active_listin
             r'<script type="application/ld\+json">(.*?)</script>', html, re.S
         ).group(1)
     )
-    assert data["@type"] == "Product" and data["name"] == listing.title
+    assert data["@type"] == "Product"
+    assert data["name"] == listing.title
     assert data["offers"]["availability"] == "https://schema.org/InStock"
     assert (data["offers"]["price"], data["offers"]["priceCurrency"]) == ("9.99", "USD")
     assert "<script>alert(1)" not in html
@@ -77,11 +79,9 @@ def test_oembed_json_and_discovery(client, active_listing, settings):
         r'<link rel="alternate" type="application/json\+oembed" href="([^"]+)"', html
     ).group(1)
     data = client.get(discovery.replace("&amp;", "&")).json()
-    assert (
-        data["type"] == "rich"
-        and data["version"] == "1.0"
-        and data["title"] == "Embed <me>"
-    )
+    assert data["type"] == "rich"
+    assert data["version"] == "1.0"
+    assert data["title"] == "Embed <me>"
     assert f'src="http://testserver/items/{listing.pk}/embed/"' in data["html"]
     assert "Embed &lt;me&gt; on Distribly" in data["html"]
     assert (
@@ -102,7 +102,8 @@ def test_oembed_json_and_discovery(client, active_listing, settings):
 def test_only_the_embed_route_may_be_framed(client, active_listing):
     listing = active_listing(codes=1)
     embed = client.get(reverse("listings:listing-embed", args=[listing.pk]))
-    assert embed.status_code == 200 and "X-Frame-Options" not in embed
+    assert embed.status_code == 200
+    assert "X-Frame-Options" not in embed
     assert embed["Content-Security-Policy"] == "frame-ancestors *"
     assert 'target="_blank"' in embed.content.decode()
     page = client.get(listing.get_absolute_url())
@@ -121,4 +122,5 @@ def test_sitemap_lists_exactly_the_active_listings_and_robots_points_to_it(
     assert locs == [f"http://testserver/items/{active.pk}/"]
     assert f"/items/{pending.pk}/" not in xml
     robots = client.get("/robots.txt").content.decode()
-    assert "Sitemap: " in robots and "Disallow: /orders/" in robots
+    assert "Sitemap: " in robots
+    assert "Disallow: /orders/" in robots

@@ -13,24 +13,19 @@ from sales.models import Order
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def sold(active_listing, buy):
-    listing = active_listing(codes=4, title="=HYPERLINK(evil)")
-    order = buy(listing, quantity=2, email="=cmd@example.com")
-    return listing, order
-
-
 def test_sales_lists_orders_with_show_code_and_records_the_reveal(client, sold):
     listing, order = sold
     client.force_login(listing.seller)
     page = client.get(reverse("sales:sales-list")).content.decode()
-    assert "Show code" in page and "=cmd@example.com" in page
+    assert "Show code" in page
+    assert "=cmd@example.com" in page
     codes = list(Code.objects.filter(order_id=order.pk).order_by("id"))
     for code in codes:
         assert code.reveal() not in page
     response = client.post(reverse("sales:sales-show-code", args=[codes[0].pk]))
     html = response.content.decode()
-    assert codes[0].reveal() in html and codes[1].reveal() not in html
+    assert codes[0].reveal() in html
+    assert codes[1].reveal() not in html
     assert response["Cache-Control"] == "no-store"
     reveal = CodeReveal.objects.get()
     assert (reveal.user, reveal.code, reveal.kind) == (
@@ -58,13 +53,14 @@ def test_sales_export_neutralises_formula_cells(client, sold):
     client.force_login(listing.seller)
     response = client.get(reverse("sales:sales-export"))
     body = b"".join(response.streaming_content).decode()
-    assert "'=cmd@example.com" in body and "'=HYPERLINK(evil)" in body
+    assert "'=cmd@example.com" in body
+    assert "'=HYPERLINK(evil)" in body
     for code in Code.objects.filter(order_id=order.pk):
         assert code.reveal() not in body
 
 
 def test_another_seller_gets_404_on_every_sales_url(client, user_factory, sold):
-    listing, order = sold
+    _, order = sold
     code = Code.objects.filter(order_id=order.pk).first()
     client.force_login(user_factory())
     assert (
@@ -110,24 +106,3 @@ def test_refund_of_a_whole_order_with_the_dev_provider(
         assert code.reveal() in seller_mail.body
     page = client.get(order.get_absolute_url()).content.decode()
     assert "Cancelled (refunded)" in page
-
-
-def test_staff_see_orders_payments_events_and_refund_in_admin(
-    client, user_factory, sold, mailoutbox, django_capture_on_commit_callbacks
-):
-    listing, order = sold
-    client.force_login(user_factory(is_staff=True, is_superuser=True))
-    for name in ["order", "payment", "webhookevent", "refund", "delivery"]:
-        assert client.get(reverse(f"admin:sales_{name}_changelist")).status_code == 200
-    page = client.get(
-        reverse("admin:sales_order_change", args=[order.pk])
-    ).content.decode()
-    assert order.email in page and order.token not in page
-    with django_capture_on_commit_callbacks(execute=True):
-        client.post(
-            reverse("admin:sales_order_changelist"),
-            {"action": "refund", "_selected_action": [order.pk]},
-        )
-    order.refresh_from_db()
-    assert order.status == Order.Status.REFUNDED
-    assert order.refunds.get().source == "staff"

@@ -112,9 +112,7 @@ class Command(BaseCommand):
         )
 
     def _top_up(self, listing: Listing, wanted: int, staff: Any) -> None:
-        for_sale = Code.objects.filter(
-            listing=listing, status=Code.Status.AVAILABLE, approved=True
-        )
+        for_sale = Code.objects.for_sale().filter(listing=listing)
         have = for_sale.count()
         if have < wanted:
             batch = batch_create_generated(

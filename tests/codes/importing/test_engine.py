@@ -1,13 +1,14 @@
-"""The import engine, through the real pipeline (upload → task → merge)."""
+"""The import engine, through the real pipeline (upload → task → merge): each line
+accepted or reported with its line number, limits, and duplicates (within a file,
+across a seller's batches and listings)."""
 
 from __future__ import annotations
-
-import codecs
 
 import pytest
 
 from codes.models import CodeBatch
-from tests.conftest import codes_of, issues_of
+from codes.services.batches import batch_withdraw_unsold
+from tests.helpers import codes_of, issues_of
 
 pytestmark = pytest.mark.django_db
 
@@ -59,86 +60,6 @@ def test_without_header_the_first_line_is_a_code(listing_factory, upload):
     assert codes_of(batch) == ["FIRST-LINE-CODE", "SECOND-LINE-CODE"]
 
 
-def test_invisible_characters_are_removed_with_a_warning_and_text_is_nfc(
-    listing_factory, upload
-):
-    content = (
-        "ZERO\u200bWIDTH-CODE\n\ufeffBOM-IN-MIDDLE-OF-FILE\nCAFE\u0301-LATTE-CODE\n"
-    )
-    batch = upload(listing_factory(), content)
-    assert codes_of(batch) == [
-        "ZEROWIDTH-CODE",
-        "BOM-IN-MIDDLE-OF-FILE",
-        "CAF\u00c9-LATTE-CODE",
-    ]
-    assert any(
-        "Removed 2 invisible character(s)" in w and "2 line(s)" in w
-        for w in batch.warnings
-    )
-
-
-def test_quoted_field_with_doubled_quotes_is_unquoted(listing_factory, upload):
-    batch = upload(listing_factory(), '"SAY ""HELLO"" CODE"\n"A","B"\n')
-    assert codes_of(batch) == ['SAY "HELLO" CODE', '"A","B"']
-
-
-@pytest.mark.parametrize(
-    ("encoding", "bom"),
-    [
-        ("utf-8", b""),
-        ("utf-8", codecs.BOM_UTF8),
-        ("utf-16-le", codecs.BOM_UTF16_LE),
-        ("utf-16-be", codecs.BOM_UTF16_BE),
-    ],
-)
-@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])
-def test_every_supported_encoding_and_line_ending(
-    listing_factory, upload, encoding, bom, newline
-):
-    text = (
-        newline.join(["header", "ÜNÏCÖDÉ-KEY-1", "", "PLAIN-KEY-2", "日本語キー3"])
-        + newline
-    )
-    batch = upload(listing_factory(), bom + text.encode(encoding), has_header=True)
-    assert batch.status == CodeBatch.Status.IMPORTED
-    assert codes_of(batch) == ["ÜNÏCÖDÉ-KEY-1", "PLAIN-KEY-2", "日本語キー3"]
-    assert [c.line for c in batch.codes.order_by("line")] == [2, 4, 5]
-    assert batch.skipped_blank == 1
-    assert issues_of(batch) == []
-
-
-def test_undecodable_bytes_are_reported_with_their_line_number(listing_factory, upload):
-    content = b"GOOD-CODE-ONE\nBAD-\xff\xfe-CODE\nGOOD-CODE-TWO\n\xc3(\n"
-    batch = upload(listing_factory(), content)
-    assert codes_of(batch) == ["GOOD-CODE-ONE", "GOOD-CODE-TWO"]
-    assert issues_of(batch) == [
-        (2, "rejected", "Could not be decoded as UTF-8 text"),
-        (4, "rejected", "Could not be decoded as UTF-8 text"),
-    ]
-
-
-def test_crlf_split_across_read_chunks_is_one_line_ending(
-    listing_factory, upload, monkeypatch
-):
-    from codes.importing import reader
-
-    monkeypatch.setattr(reader, "CHUNK_BYTES", 4)
-    batch = upload(listing_factory(), b"ABC\r\nDEFGHIJ\r\nKLMNOPQ\r\n")
-    assert [(c.line, c.reveal()) for c in batch.codes.order_by("line")] == [
-        (1, "ABC"),
-        (2, "DEFGHIJ"),
-        (3, "KLMNOPQ"),
-    ]
-    assert batch.skipped_blank == 0
-
-
-def test_binary_file_fails_with_a_clear_message(listing_factory, upload):
-    batch = upload(listing_factory(), b"\x00\x01\x02PK\x03\x04" * 50)
-    assert batch.status == CodeBatch.Status.FAILED
-    assert "binary file" in batch.failure_reason
-    assert batch.codes.count() == 0
-
-
 def test_too_many_lines_fails_the_batch_and_keeps_nothing(
     listing_factory, upload, settings
 ):
@@ -151,8 +72,54 @@ def test_too_many_lines_fails_the_batch_and_keeps_nothing(
     assert batch.codes.count() == 0
 
 
-def test_uploaded_file_is_deleted_once_imported(listing_factory, upload, settings):
-    batch = upload(listing_factory(), "SOME-CODE-VALUE\n")
-    assert batch.upload_name == ""
-    leftovers = list((settings.PRIVATE_UPLOAD_ROOT / "batches").iterdir())
-    assert leftovers == []
+def test_duplicate_within_a_file_names_the_first_line(listing_factory, upload):
+    batch = upload(
+        listing_factory(), "AAA-111-XYZ\nBBB-222-XYZ\nAAA-111-XYZ\nAAA-111-XYZ\n"
+    )
+    assert codes_of(batch) == ["AAA-111-XYZ", "BBB-222-XYZ"]
+    assert issues_of(batch) == [
+        (3, "duplicate", "Duplicate of line 1 in this file"),
+        (4, "duplicate", "Duplicate of line 1 in this file"),
+    ]
+
+
+def test_duplicates_across_batches_of_one_listing(listing_factory, upload):
+    listing = listing_factory()
+    first = upload(listing, "AAA-111-XYZ\nBBB-222-XYZ\n")
+    second = upload(listing, "CCC-333-XYZ\nBBB-222-XYZ\n")
+    assert codes_of(second) == ["CCC-333-XYZ"]
+    assert issues_of(second) == [
+        (
+            2,
+            "duplicate",
+            f'Duplicate of a code you already have (batch #{first.pk} of "{listing.title}")',
+        )
+    ]
+
+
+def test_duplicates_across_listings_of_the_same_seller_any_status(
+    listing_factory, upload, seller
+):
+    one = listing_factory(seller=seller)
+    two = listing_factory(seller=seller)
+    first = upload(one, "SHARED-CODE-123\n")
+    batch_withdraw_unsold(batch=first)  # withdrawn codes still count
+    second = upload(two, "SHARED-CODE-123\nNEW-CODE-456\n")
+    assert codes_of(second) == ["NEW-CODE-456"]
+    assert issues_of(second)[0][:2] == (1, "duplicate")
+    assert one.title in issues_of(second)[0][2]
+
+
+def test_the_same_code_is_fine_for_two_different_sellers(listing_factory, upload):
+    a = upload(listing_factory(), "SAME-CODE-EVERYWHERE\n")
+    b = upload(listing_factory(), "SAME-CODE-EVERYWHERE\n")
+    assert codes_of(a) == codes_of(b) == ["SAME-CODE-EVERYWHERE"]
+    assert issues_of(b) == []
+
+
+def test_normalised_forms_are_duplicates(listing_factory, upload):
+    batch = upload(
+        listing_factory(), 'CAFÉ-CODE-1\n"CAFE\u0301-CODE-1"\n  CAFÉ-CODE-1 \n'
+    )
+    assert codes_of(batch) == ["CAFÉ-CODE-1"]
+    assert [i[0] for i in issues_of(batch)] == [2, 3]

@@ -1,15 +1,21 @@
+"""Running an import: crash recovery, idempotence, stalled imports, and the upload's
+clean-up."""
+
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
+from codes import tasks
 from codes.importing import engine as importer
-from codes.services import imports
 from codes.models import Code, CodeBatch
+from codes.services import imports
 from codes.services.batches import batch_create_upload
-from codes.services.imports import code_batch_import
-from tests.conftest import codes_of, issues_of
+from codes.services.imports import batches_resume_stalled, code_batch_import
+from tests.helpers import codes_of, issues_of
 
 pytestmark = pytest.mark.django_db
 
@@ -20,8 +26,6 @@ CONTENT = "\n".join(
 
 
 def _queued_batch(listing, django_capture_on_commit_callbacks, monkeypatch):
-    from codes import tasks
-
     with monkeypatch.context() as m:  # queued, but no worker picks it up
         m.setattr(tasks.code_batch_import_task, "delay", lambda *a, **k: None)
         return batch_create_upload(
@@ -79,7 +83,7 @@ def test_a_crash_while_staging_loses_no_line(
         real_stage(self)
 
     monkeypatch.setattr(importer.Stage, "flush", flaky_flush)
-    with pytest.raises(OSError):
+    with pytest.raises(OSError, match="disk full"):
         code_batch_import(batch_id=batch.pk)
     with django_capture_on_commit_callbacks(execute=True):
         batch = code_batch_import(batch_id=batch.pk)
@@ -98,8 +102,6 @@ def test_running_a_finished_import_again_changes_nothing(listing_factory, upload
 def test_an_import_held_by_a_live_worker_is_not_run_twice(
     listing_factory, monkeypatch, django_capture_on_commit_callbacks
 ):
-    from django.utils import timezone
-
     batch = _queued_batch(
         listing_factory(), django_capture_on_commit_callbacks, monkeypatch
     )
@@ -114,12 +116,6 @@ def test_an_import_held_by_a_live_worker_is_not_run_twice(
 def test_a_stalled_import_is_picked_up_again(
     listing_factory, monkeypatch, django_capture_on_commit_callbacks
 ):
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    from codes.services.imports import batches_resume_stalled
-
     batch = _queued_batch(
         listing_factory(), django_capture_on_commit_callbacks, monkeypatch
     )
@@ -132,3 +128,10 @@ def test_a_stalled_import_is_picked_up_again(
     batch.refresh_from_db()
     assert batch.status == CodeBatch.Status.IMPORTED
     assert batch.accepted == 300
+
+
+def test_uploaded_file_is_deleted_once_imported(listing_factory, upload, settings):
+    batch = upload(listing_factory(), "SOME-CODE-VALUE\n")
+    assert batch.upload_name == ""
+    leftovers = list((settings.PRIVATE_UPLOAD_ROOT / "batches").iterdir())
+    assert leftovers == []

@@ -41,7 +41,8 @@ def test_the_download_is_audited_before_its_first_byte(
         seller.pk,
     )
     lines = b"".join(response.streaming_content).decode().splitlines()
-    assert lines[0] == "line,code,status" and len(lines) == 4
+    assert lines[0] == "line,code,status"
+    assert len(lines) == 4
 
 
 def test_the_rejected_lines_download_is_audited_before_its_first_byte(
@@ -49,7 +50,9 @@ def test_the_rejected_lines_download_is_audited_before_its_first_byte(
 ):
     batch = upload(listing_factory(seller=seller), "KEY-ONE-1111\n<b>no</b>\n")
 
-    response = seller_client.get(reverse("codes:batch-issues-download", args=[batch.pk]))
+    response = seller_client.get(
+        reverse("codes:batch-issues-download", args=[batch.pk])
+    )
 
     assert CodeReveal.objects.get().kind == CodeReveal.Kind.REJECTED_DOWNLOAD
     rows = b"".join(response.streaming_content).decode().splitlines()

@@ -1,21 +1,23 @@
-"""Outgoing webhooks: signed events to a seller's URL, retried, logged; SSRF refused."""
+"""Outgoing webhooks: signed events to a seller's URL, retried, logged."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import json
-import socket
 import threading
 import time
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
+from codes import tasks
 from codes.models import Code, WebhookDelivery
-from codes.exceptions import WebhookURLError
-from codes.webhooks.signing import check_url
+from codes.webhooks.delivery import webhooks_sweep
+from distribly.celery import app
 
 pytestmark = pytest.mark.django_db
 
@@ -67,8 +69,6 @@ def independent_verify(
 
 @pytest.fixture
 def receiver(settings):
-    from distribly.celery import app
-
     settings.WEBHOOKS_ALLOW_PRIVATE_URLS = True
     app.conf.task_eager_propagates = (
         False  # eager retries need this (see test_delivery_failures)
@@ -118,11 +118,11 @@ def test_sold_out_and_low_stock_events(hooked_seller, receiver, active_listing, 
     buy(listing, email="b@example.com")
     buy(listing, email="c@example.com")
     types = [e["type"] for e in receiver.events()]
-    assert (
-        types.count("listing.low_stock") == 1 and types.count("listing.sold_out") == 1
-    )
+    assert types.count("listing.low_stock") == 1
+    assert types.count("listing.sold_out") == 1
     low = next(e for e in receiver.events() if e["type"] == "listing.low_stock")
-    assert "code" not in low["data"] and low["data"]["available"] == 2
+    assert "code" not in low["data"]
+    assert low["data"]["available"] == 2
 
 
 def test_refund_sends_code_cancelled(
@@ -158,15 +158,13 @@ def test_failed_deliveries_are_retried_and_logged(
         200,
     )
     page = client.get(reverse("codes:webhooks")).content.decode()
-    assert "webhook.test" in page and "Delivered" in page
+    assert "webhook.test" in page
+    assert "Delivered" in page
 
 
 def test_a_dead_endpoint_gives_up_after_the_retries(
     client, seller, settings, django_capture_on_commit_callbacks
 ):
-    from codes import tasks
-    from distribly.celery import app
-
     settings.WEBHOOKS_ALLOW_PRIVATE_URLS = True
     app.conf.task_eager_propagates = False
     tasks.webhook_send_task.max_retries = 2
@@ -184,46 +182,6 @@ def test_a_dead_endpoint_gives_up_after_the_retries(
     assert delivery.last_error
 
 
-@pytest.mark.parametrize(
-    "url",
-    [
-        "https://127.0.0.1/hook",
-        "https://localhost/hook",
-        "https://10.1.2.3/hook",
-        "https://169.254.169.254/latest/meta-data",
-        "https://[::1]/hook",
-        "http://93.184.216.34/hook",  # public but not https
-        "ftp://example.com/hook",
-    ],
-)
-def test_private_loopback_and_link_local_urls_are_refused_in_production(settings, url):
-    settings.WEBHOOKS_ALLOW_PRIVATE_URLS = False
-    with pytest.raises(WebhookURLError):
-        check_url(url)
-
-
-def test_public_https_urls_are_accepted(settings, monkeypatch):
-    settings.WEBHOOKS_ALLOW_PRIVATE_URLS = False
-    monkeypatch.setattr(
-        socket,
-        "getaddrinfo",
-        lambda *a, **k: [
-            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", 443))
-        ],
-    )
-    check_url("https://shop.example.com/hooks")
-
-
-def test_the_settings_page_refuses_a_private_url_with_a_message(
-    client, seller, settings
-):
-    settings.WEBHOOKS_ALLOW_PRIVATE_URLS = False
-    client.force_login(seller)
-    response = client.post(reverse("codes:webhooks"), {"url": "https://127.0.0.1/x"})
-    assert response.status_code == 200
-    assert "private or internal address" in response.content.decode()
-
-
 def test_no_endpoint_means_no_deliveries(active_listing, buy):
     buy(active_listing(codes=2))
     assert not WebhookDelivery.objects.exists()
@@ -232,13 +190,6 @@ def test_no_endpoint_means_no_deliveries(active_listing, buy):
 def test_sweep_requeues_a_delivery_left_sending_by_a_dead_worker(
     client, hooked_seller, receiver, monkeypatch, django_capture_on_commit_callbacks
 ):
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    from codes import tasks
-    from codes.webhooks.delivery import webhooks_sweep
-
     monkeypatch.setattr(
         tasks.webhook_send_task, "delay", lambda *a: None
     )  # the message is lost

@@ -3,13 +3,20 @@ server, webhooks signed with Stripe's scheme and verified by construct_event."""
 
 from __future__ import annotations
 
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 
 import pytest
+from django.core.management import call_command
+from django.db import connections
+from django.test import Client
 from django.urls import reverse
 
 from codes.models import Code
 from sales.models import Delivery, Order, Refund, WebhookEvent
+from sales.payments.stripe import from_minor, to_minor
 from tests.fakes.stripe_server import FakeStripe, signed_event
 
 pytestmark = pytest.mark.django_db
@@ -86,10 +93,6 @@ def test_checkout_creates_a_stripe_session_in_minor_units(
 
 
 def test_zero_decimal_currency_reaches_stripe_unscaled():
-    from decimal import Decimal
-
-    from sales.payments.stripe import from_minor, to_minor
-
     assert to_minor(Decimal("1500"), "JPY") == 1500
     assert to_minor(Decimal("9.99"), "USD") == 999
     assert from_minor(1500, "jpy") == Decimal("1500.00")
@@ -307,16 +310,13 @@ def test_seller_refund_goes_through_stripe_once_and_cancels_the_code(
     codes[1].refresh_from_db()
     assert (codes[0].status, codes[1].status) == ("cancelled", "sold")
     order.refresh_from_db()
-    assert (
-        order.status == Order.Status.FULFILLED and str(order.refunded_amount) == "9.99"
-    )
+    assert order.status == Order.Status.FULFILLED
+    assert str(order.refunded_amount) == "9.99"
     buyer_mail = next(m for m in mailoutbox if m.to == ["card@example.com"])
     seller_mail = next(m for m in mailoutbox if m.to == [listing.seller.email])
     assert "refunded 9.99" in buyer_mail.body
-    assert (
-        codes[0].reveal() in seller_mail.body
-        and codes[1].reveal() not in seller_mail.body
-    )
+    assert codes[0].reveal() in seller_mail.body
+    assert codes[1].reveal() not in seller_mail.body
 
     # Stripe then reports the refund we made: nothing more is cancelled
     charge = stripe_fake.charge_for(payment.provider_ref)
@@ -375,18 +375,14 @@ def test_dashboard_refund_cancels_codes_through_charge_refunded(
     assert Code.objects.filter(order_id=order.pk, status="cancelled").count() == 1
     assert Code.objects.filter(order_id=order.pk, status="sold").count() == 1
     [refund] = Refund.objects.filter(order=order)
-    assert (
-        refund.source == Refund.Source.PROVIDER
-        and refund.provider_refund_id.startswith("re_test_")
-    )
+    assert refund.source == Refund.Source.PROVIDER
+    assert refund.provider_refund_id.startswith("re_test_")
     assert {m.to[0] for m in mailoutbox} == {"card@example.com", listing.seller.email}
 
 
 def test_reconcile_payments_finds_missed_webhooks(
     client, active_listing, stripe_fake, django_capture_on_commit_callbacks
 ):
-    from django.core.management import call_command
-
     listing = active_listing(codes=2)
     order, payment, _ = start_checkout(client, listing)
     stripe_fake.pay(payment.provider_ref)
@@ -401,12 +397,6 @@ def test_reconcile_payments_finds_missed_webhooks(
 def test_the_same_event_delivered_five_times_concurrently_allocates_and_emails_once(
     active_listing, stripe_fake, mailoutbox
 ):
-    import threading
-    from concurrent.futures import ThreadPoolExecutor
-
-    from django.db import connections
-    from django.test import Client
-
     listing = active_listing(codes=3)
     client = Client()
     order, payment, _ = start_checkout(client, listing)

@@ -52,7 +52,9 @@ def deliver(django_capture_on_commit_callbacks):
 @pytest.fixture
 def pending_payment(client, active_listing, stripe_fake):
     listing = active_listing(codes=2)
-    response = client.post(f"/items/{listing.pk}/buy/", {"quantity": 1, "email": "b@example.com"})
+    response = client.post(
+        f"/items/{listing.pk}/buy/", {"quantity": 1, "email": "b@example.com"}
+    )
     assert response.status_code == 302
     order = Order.objects.get(listing=listing)
     return order, order.payments.get()
@@ -118,7 +120,9 @@ def test_a_permanent_provider_error_is_recorded_for_staff_and_acknowledged(
 ):
     order, payment = pending_payment
     session = stripe_fake.pay(payment.provider_ref)
-    del stripe_fake.sessions[payment.provider_ref]  # Stripe answers 404: retrying cannot help
+    del stripe_fake.sessions[
+        payment.provider_ref
+    ]  # Stripe answers 404: retrying cannot help
 
     for _ in range(2):
         response = deliver("checkout.session.completed", session, "evt_gone")
@@ -132,22 +136,29 @@ def test_a_permanent_provider_error_is_recorded_for_staff_and_acknowledged(
 
     staff = Client()
     staff.force_login(user_factory(is_staff=True, is_superuser=True))
-    page = staff.get(reverse("admin:sales_webhookevent_changelist"), {"status": "failed"})
+    page = staff.get(
+        reverse("admin:sales_webhookevent_changelist"), {"status": "failed"}
+    )
     assert "evt_gone" in page.content.decode()
 
 
 def test_an_unknown_session_is_recorded_once_and_ignored(stripe_fake, deliver):
     obj = {"id": "cs_not_ours", "object": "checkout.session"}
     for _ in range(2):
-        assert deliver("checkout.session.completed", obj, "evt_not_ours").status_code == 200
+        assert (
+            deliver("checkout.session.completed", obj, "evt_not_ours").status_code
+            == 200
+        )
     assert WebhookEvent.objects.get(event_id="evt_not_ours").status == "ignored"
 
 
 def test_a_transient_provider_failure_records_nothing_and_answers_503(
     stripe_fake, pending_payment, deliver
 ):
-    order, payment = pending_payment
+    _, payment = pending_payment
     session = stripe_fake.pay(payment.provider_ref)
     stripe_fake.fail_next = 10
-    assert deliver("checkout.session.completed", session, "evt_later").status_code == 503
+    assert (
+        deliver("checkout.session.completed", session, "evt_later").status_code == 503
+    )
     assert not WebhookEvent.objects.exists()

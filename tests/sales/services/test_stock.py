@@ -1,0 +1,82 @@
+"""Stock after a sale: sold out once, back on sale with new codes, low-stock alerts once
+per crossing, and the sweep that catches up when the after-sale message was lost."""
+
+from __future__ import annotations
+
+import pytest
+
+from codes import tasks as code_tasks
+from codes.models import WebhookDelivery
+from listings.models import Listing
+from sales import tasks
+from sales.services.stock import listings_stock_sweep
+
+pytestmark = pytest.mark.django_db
+
+
+def test_selling_out_deactivates_once_and_new_codes_bring_it_back(
+    active_listing, buy, upload, approve, mailoutbox
+):
+    listing = active_listing(codes=2)
+    mailoutbox.clear()
+    buy(listing, quantity=1, email="a@example.com")
+    buy(listing, quantity=1, email="b@example.com")
+    listing.refresh_from_db()
+    assert listing.status == Listing.Status.SOLD_OUT
+    sold_out = [m for m in mailoutbox if "sold out" in m.subject]
+    assert len(sold_out) == 1
+    assert sold_out[0].to == [listing.seller.email]
+    approve(batch=upload(listing, "RESTOCK-CODE-000001\n"))
+    listing.refresh_from_db()
+    assert listing.status == Listing.Status.ACTIVE
+
+
+def test_low_stock_alert_once_per_crossing(
+    active_listing, buy, upload, approve, mailoutbox
+):
+    listing = active_listing(codes=5, low_stock_threshold=4)
+    mailoutbox.clear()
+    buy(listing, email="a@example.com")  # 4 left: not below 4
+    buy(listing, email="b@example.com")  # 3 left: crossing
+    buy(listing, email="c@example.com")  # 2 left: no repeat
+    alerts = [m for m in mailoutbox if "left for" in m.subject]
+    assert [m.subject for m in alerts] == [f'Only 3 codes left for "{listing.title}"']
+    approve(
+        batch=upload(listing, "\n".join(f"TOPUP-CODE-{n:06}" for n in range(5)))
+    )  # 7: re-armed
+    buy(listing, email="d@example.com")
+    buy(listing, email="e@example.com")
+    buy(listing, email="f@example.com")
+    buy(listing, email="g@example.com")  # 3 left: crossing again
+    alerts = [m for m in mailoutbox if "left for" in m.subject]
+    assert len(alerts) == 2
+
+
+def test_broker_down_at_the_last_sale_the_sweep_still_marks_sold_out(
+    client, active_listing, buy, monkeypatch, settings
+):
+    """With the after-sale message lost, the listing is sold out once the stock sweep runs,
+    and the seller's code.sold webhook row was written with the sale (outbox)."""
+    settings.WEBHOOKS_ALLOW_PRIVATE_URLS = True
+    listing = active_listing(codes=1)
+    client.force_login(listing.seller)
+    client.post("/sell/webhooks/", {"url": "http://127.0.0.1:9/hook"})
+    client.logout()
+
+    def broker_down(*args, **kwargs):
+        raise ConnectionError("Connection refused")
+
+    monkeypatch.setattr(tasks.order_fulfilled_task, "delay", broker_down)
+    monkeypatch.setattr(tasks.order_deliver_task, "delay", broker_down)
+    monkeypatch.setattr(code_tasks.webhook_send_task, "delay", broker_down)
+    buy(listing)
+    listing.refresh_from_db()
+    assert listing.status == Listing.Status.ACTIVE  # the check never ran
+    assert (
+        WebhookDelivery.objects.filter(event="code.sold", status="pending").count() == 1
+    )
+    monkeypatch.undo()
+    assert listings_stock_sweep() == [listing.pk]
+    listing.refresh_from_db()
+    assert listing.status == Listing.Status.SOLD_OUT
+    assert listings_stock_sweep() == []
