@@ -2,15 +2,15 @@
 PY ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat requirements.lock requirements-dev.lock pyproject.toml | cksum | cut -d' ' -f1)
 DEV_ENV := DJANGO_DEBUG=$${DJANGO_DEBUG:-True}
 
-.PHONY: install run test checks e2e chromium lint worker beat bench lock clean
+.PHONY: install run test checks smoke e2e chromium lint worker beat bench lock clean
 
-$(STAMP): requirements.lock pyproject.toml
+$(STAMP): requirements.lock requirements-dev.lock pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -r requirements.lock
+	$(BIN)/python -m pip install -q -r requirements-dev.lock
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
@@ -26,7 +26,7 @@ run: install
 ## test: the checks (ruff, ruff format, mypy --strict, the layer contracts, migrations)
 ## and the pytest suite (PostgreSQL when DATABASE_URL is set)
 test: install checks
-	$(BIN)/pytest -m "not e2e" $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not e2e and not deploy" $(PYTEST_ARGS)
 
 ## checks: everything but the tests
 checks: install
@@ -43,6 +43,12 @@ E2E_REDIS ?= redis://127.0.0.1:6379/6
 e2e: install chromium
 	DATABASE_URL=$${DATABASE_URL:-$(E2E_DB)} REDIS_URL=$${REDIS_URL:-$(E2E_REDIS)} \
 	  $(BIN)/pytest -m e2e tests/e2e $(PYTEST_ARGS)
+
+## smoke: the production image's steps without a container engine: a virtualenv with the
+## runtime lock only, collectstatic and migrate as the image runs them, gunicorn with DEBUG
+## off (PostgreSQL, Redis, an SMTP sink, the fake Stripe); every public page must answer
+smoke: install
+	$(BIN)/pytest -m deploy tests/deploy $(PYTEST_ARGS)
 
 chromium:
 	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -q chromium >/dev/null; } \
@@ -62,11 +68,17 @@ bench: install
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/distribly_bench} \
 	  $(BIN)/python -m tests.bench.run $(BENCH_ARGS)
 
-## lock: re-resolve the pinned requirements from pyproject.toml
+## lock: re-resolve the pinned requirements from pyproject.toml: requirements.lock holds
+## what the production image installs, requirements-dev.lock the development and test tools
 lock:
 	rm -rf .lock-venv && $(PY) -m venv .lock-venv
-	.lock-venv/bin/pip install -q --upgrade pip && .lock-venv/bin/pip install -q ".[dev]"
-	.lock-venv/bin/pip freeze --exclude distribly > requirements.lock && rm -rf .lock-venv
+	.lock-venv/bin/pip install -q --upgrade pip && .lock-venv/bin/pip install -q .
+	.lock-venv/bin/pip freeze --exclude distribly > requirements.lock.new
+	.lock-venv/bin/pip install -q ".[dev]"
+	.lock-venv/bin/pip freeze --exclude distribly | grep -vxF -f requirements.lock.new > requirements-dev.lock.new
+	{ echo "# Runtime requirements, pinned (the production image installs only these). make lock."; cat requirements.lock.new; } > requirements.lock
+	{ echo "# Development and test tools, pinned, on top of the runtime lock. make lock."; echo "-r requirements.lock"; cat requirements-dev.lock.new; } > requirements-dev.lock
+	rm -rf .lock-venv requirements.lock.new requirements-dev.lock.new
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache .mypy_cache

@@ -64,7 +64,10 @@ class CodeBatchAdmin(ReadOnlyAdmin):
     actions = ["approve", "reject"]
 
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return True  # review notes and the approve / reject actions
+        return self.has_review_permission(request)  # the review note is editable
+
+    def has_review_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("codes.review_codebatch")
 
     @admin.display(description="Warnings")
     def warning_count(self, obj: CodeBatch) -> int:
@@ -83,7 +86,10 @@ class CodeBatchAdmin(ReadOnlyAdmin):
     def masked_sample(self, obj: CodeBatch) -> str:
         return ", ".join(obj.sample) or "-"
 
-    @admin.action(description="Approve selected batches (put their codes on sale)")
+    @admin.action(
+        description="Approve selected batches (put their codes on sale)",
+        permissions=["review"],
+    )
     def approve(self, request: HttpRequest, queryset: QuerySet[CodeBatch]) -> None:
         for batch in queryset:
             try:
@@ -93,7 +99,9 @@ class CodeBatchAdmin(ReadOnlyAdmin):
             else:
                 self.message_user(request, f"Approved {batch}.")
 
-    @admin.action(description="Reject selected batches (with a reason)")
+    @admin.action(
+        description="Reject selected batches (with a reason)", permissions=["review"]
+    )
     def reject(
         self, request: HttpRequest, queryset: QuerySet[CodeBatch]
     ) -> HttpResponse | None:

@@ -85,6 +85,7 @@ class CodeBatch(models.Model):
     class Meta:
         ordering = ["-created_at"]
         verbose_name_plural = "code batches"
+        permissions = [("review_codebatch", "Can approve or reject code batches")]
 
     def __str__(self) -> str:
         return f"Batch #{self.pk} of {self.listing}"

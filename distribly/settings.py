@@ -7,6 +7,8 @@ Every variable is listed in `.env.example` and in the README.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 import sys
 import warnings
@@ -87,25 +89,20 @@ CODES_ENCRYPTION_KEYS = [
 ]
 CODES_DIGEST_KEY = envsecret("CODES_DIGEST_KEY")
 
+# With DEBUG on, missing secrets fall back to the development values (with one
+# warning); with DEBUG off the checks at the end of this file refuse to start.
 _dev_secrets = []
 if not SECRET_KEY or SECRET_KEY == DEV_SECRET_KEY:
     _dev_secrets.append("DJANGO_SECRET_KEY")
-    SECRET_KEY = DEV_SECRET_KEY
 if not CODES_ENCRYPTION_KEYS or DEV_CODES_KEY in CODES_ENCRYPTION_KEYS:
     _dev_secrets.append("CODES_ENCRYPTION_KEYS")
-    CODES_ENCRYPTION_KEYS = CODES_ENCRYPTION_KEYS or [DEV_CODES_KEY]
 if not CODES_DIGEST_KEY or CODES_DIGEST_KEY == DEV_DIGEST_KEY:
     _dev_secrets.append("CODES_DIGEST_KEY")
-    CODES_DIGEST_KEY = DEV_DIGEST_KEY
-if _dev_secrets:
-    if not DEBUG and not TESTING:
-        # Production refuses to start with development secrets.
-        raise ImproperlyConfigured(
-            "DJANGO_DEBUG is off but these secrets are unset or development defaults: "
-            + ", ".join(_dev_secrets)
-            + ". Set them in the environment (see .env.example)."
-        )
-    if DEBUG and not TESTING:
+if DEBUG or TESTING:
+    SECRET_KEY = SECRET_KEY or DEV_SECRET_KEY
+    CODES_ENCRYPTION_KEYS = CODES_ENCRYPTION_KEYS or [DEV_CODES_KEY]
+    CODES_DIGEST_KEY = CODES_DIGEST_KEY or DEV_DIGEST_KEY
+    if _dev_secrets and DEBUG and not TESTING:
         warnings.warn(
             "Using DEVELOPMENT secrets for "
             + ", ".join(_dev_secrets)
@@ -237,12 +234,15 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Hashed, compressed static files whatever DEBUG says, so that collectstatic writes
+# the manifest even at image build time (where DEBUG is on only to skip secrets);
+# with DEBUG on, {% static %} serves the unhashed names. Tests need no collectstatic.
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
-            if DEBUG or TESTING
+            if TESTING
             else "whitenoise.storage.CompressedManifestStaticFilesStorage"
         )
     },
@@ -383,3 +383,75 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.getenv("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+
+# --- Fail closed ------------------------------------------------------------------------
+# With DEBUG off, refuse to start on anything that would fail open: a secret that is
+# missing, a development value, the .env.example placeholder or too short (forged
+# sessions and email confirmations, readable codes); email printed to the server log
+# instead of sent (codes in plaintext there, buyers get nothing); the `dev` payment
+# provider (anyone buys for free). There is deliberately no opt-out: a staging box
+# uses the same real parts (an SMTP sink, Stripe's test mode).
+PLACEHOLDERS = {
+    "change-me-to-a-long-random-string",  # .env.example
+    "sk_live_or_test_key",
+    "whsec_your_endpoint_secret",
+}
+MIN_SECRET_KEY_LENGTH = 50  # Django's own check (security.W009) asks for 50
+MIN_DIGEST_KEY_LENGTH = 32
+
+
+def _secret_problem(name: str, value: str, min_length: int) -> str | None:
+    if not value:
+        return f"{name} is not set"
+    if value in PLACEHOLDERS or name in _dev_secrets:
+        return f"{name} is a development or example value"
+    if len(value) < min_length:
+        return f"{name} is shorter than {min_length} characters"
+    return None
+
+
+def _encryption_keys_problem(keys: list[str]) -> str | None:
+    if not keys or "CODES_ENCRYPTION_KEYS" in _dev_secrets:
+        return "CODES_ENCRYPTION_KEYS is not set or is the development key"
+    for key in keys:
+        try:
+            raw = base64.b64decode(key, validate=True)
+        except binascii.Error:
+            raw = b""
+        if len(raw) != 32:
+            return "CODES_ENCRYPTION_KEYS holds a key that is not 32 bytes in base64"
+    return None
+
+
+def production_problems() -> list[str]:
+    """Everything that would make this configuration fail open in production."""
+    problems = [
+        _secret_problem("DJANGO_SECRET_KEY", SECRET_KEY, MIN_SECRET_KEY_LENGTH),
+        _secret_problem("CODES_DIGEST_KEY", CODES_DIGEST_KEY, MIN_DIGEST_KEY_LENGTH),
+        _encryption_keys_problem(CODES_ENCRYPTION_KEYS),
+    ]
+    if EMAIL_BACKEND == "distribly.mail.ConsoleBackend":
+        problems.append(
+            "no email backend: set EMAIL_URL (smtp://…) or ANYMAIL_ESP and ANYMAIL_API_KEY"
+        )
+    if ANYMAIL_ESP and not envsecret("ANYMAIL_API_KEY"):
+        problems.append("ANYMAIL_ESP is set but ANYMAIL_API_KEY is not")
+    if PAYMENT_PROVIDER == "dev":
+        problems.append(
+            "PAYMENT_PROVIDER is 'dev' (a test page that takes no money): set "
+            "STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET"
+        )
+    elif {STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET} & PLACEHOLDERS:
+        problems.append(
+            "STRIPE_SECRET_KEY or STRIPE_WEBHOOK_SECRET is an example value"
+        )
+    return [p for p in problems if p]
+
+
+if not DEBUG and not TESTING and (_problems := production_problems()):
+    raise ImproperlyConfigured(
+        "Refusing to start with DJANGO_DEBUG off: "
+        + "; ".join(_problems)
+        + ". See .env.example and the README's Configuration section."
+    )

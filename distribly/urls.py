@@ -22,6 +22,8 @@ urlpatterns = [
         {"sitemaps": {"listings": listing_views.ListingSitemap}},
         name="django.contrib.sitemaps.views.sitemap",
     ),
+    # Before the admin's own URLs: its login form has no throttle (see the view).
+    path("admin/login/", views.admin_login, name="admin-login"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("account/", include("distribly.accounts.urls")),

@@ -5,7 +5,9 @@ import logging
 import redis
 from django.conf import settings
 from django.db import DatabaseError, connection
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponseRedirect, JsonResponse
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -45,3 +47,14 @@ def healthz(request: HttpRequest) -> JsonResponse:
         {"status": "ok" if healthy else "unhealthy", "checks": checks},
         status=200 if healthy else 503,
     )
+
+
+def admin_login(request: HttpRequest) -> HttpResponseRedirect:
+    """Staff sign in through the site's own login, which allauth rate-limits per
+    address and per account (ACCOUNT_RATE_LIMITS): Django's admin login form has
+    no throttle, so it never checks a password here; it only sends staff on."""
+    wanted = request.GET.get("next", "")
+    if not url_has_allowed_host_and_scheme(wanted, allowed_hosts={request.get_host()}):
+        wanted = ""
+    query = urlencode({"next": wanted or reverse("admin:index")})
+    return HttpResponseRedirect(f"{reverse('account_login')}?{query}")

@@ -74,7 +74,10 @@ class ListingAdmin(admin.ModelAdmin[Listing]):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # sellers create listings; staff review them
 
-    @admin.action(description="Approve selected listings")
+    def has_review_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("listings.review_listing")
+
+    @admin.action(description="Approve selected listings", permissions=["review"])
     def approve(self, request: HttpRequest, queryset: QuerySet[Listing]) -> None:
         for listing in queryset:
             try:
@@ -87,7 +90,9 @@ class ListingAdmin(admin.ModelAdmin[Listing]):
                     f"Approved “{listing}” ({listing.get_status_display().lower()}).",
                 )
 
-    @admin.action(description="Reject selected listings (with a reason)")
+    @admin.action(
+        description="Reject selected listings (with a reason)", permissions=["review"]
+    )
     def reject(
         self, request: HttpRequest, queryset: QuerySet[Listing]
     ) -> HttpResponse | None:

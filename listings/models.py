@@ -76,6 +76,7 @@ class Listing(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        permissions = [("review_listing", "Can approve or reject listings")]
         indexes = [
             models.Index(
                 fields=["seller", "-created_at"], name="listing_seller_created_idx"

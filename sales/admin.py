@@ -98,10 +98,13 @@ class OrderAdmin(ReadOnlyAdmin):
     inlines = [PaymentInline, DeliveryInline, RefundInline]
     actions = ["refund"]
 
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return obj is None  # the list (and its actions) but no edits
+    def has_refund_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("sales.refund_order")
 
-    @admin.action(description="Refund selected orders in full (cancels their codes)")
+    @admin.action(
+        description="Refund selected orders in full (cancels their codes)",
+        permissions=["refund"],
+    )
     def refund(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
         for order in queryset:
             try:

@@ -69,6 +69,7 @@ class Order(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        permissions = [("refund_order", "Can refund orders")]
         indexes = [
             models.Index(
                 fields=["seller", "-created_at"], name="order_seller_created_idx"

@@ -18,14 +18,16 @@ DATA = ROOT / "tests" / "data"
 # The ECB's daily reference rates, as https://www.ecb.europa.eu serves them.
 ECB_SAMPLE = (DATA / "eurofxref-daily.xml").read_bytes()
 
-# What `manage.py check --deploy` needs to pass: production-like, no dev secrets.
+# What a production start needs (and `check --deploy` passes with): real-looking
+# secrets, a real email backend, Stripe.
 PRODUCTION_ENV = {
     "DJANGO_DEBUG": "False",
     "DJANGO_SECRET_KEY": "x" * 30 + "-production-like-secret-key-0123456789",
     "CODES_ENCRYPTION_KEYS": "q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA=",
-    "CODES_DIGEST_KEY": "a-production-digest-key",
+    "CODES_DIGEST_KEY": "a-production-digest-key-of-40-characters!",
     "DJANGO_ALLOWED_HOSTS": "distribly.example.com",
     "SITE_URL": "https://distribly.example.com",
+    "EMAIL_URL": "smtp://mail.example.com:587",
     "STRIPE_SECRET_KEY": "sk_test_abc",
     "STRIPE_WEBHOOK_SECRET": "whsec_abc",
 }
@@ -65,7 +67,9 @@ def run_manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[s
     clean = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("DJANGO_", "CODES_", "STRIPE_", "PAYMENT_"))
+        if not k.startswith(
+            ("DJANGO_", "CODES_", "STRIPE_", "PAYMENT_", "EMAIL_", "ANYMAIL_")
+        )
     }
     return subprocess.run(
         [sys.executable, "manage.py", *args],

@@ -1,7 +1,7 @@
 """A local test provider: a page with Pay and Decline, no money moves.
 
 It goes through the very same services as Stripe's webhook (sales.services.payments:
-payment_confirm / payment_fail). Refused in production by distribly.checks.
+payment_confirm / payment_fail). Production refuses to start with it (settings.py, "Fail closed").
 """
 
 from __future__ import annotations

@@ -42,3 +42,18 @@ def test_compose_runs_the_whole_stack_from_the_env_file():
     example = _example_variables()
     assert "postgres:5432" in (ROOT / ".env.example").read_text()
     assert {"DATABASE_URL", "REDIS_URL", "DJANGO_SECRET_KEY"} <= example
+
+
+def test_the_image_installs_runtime_requirements_only_and_runs_unprivileged():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    installs = re.findall(r"pip install[^\n]*", dockerfile)
+    assert installs == ["pip install -r requirements.lock"]
+    runtime = (ROOT / "requirements.lock").read_text().lower()
+    for tool in ("pytest", "playwright", "schemathesis", "ruff", "mypy", "aiosmtpd"):
+        assert f"\n{tool}==" not in runtime, tool
+    assert re.search(r"^USER distribly$", dockerfile, re.M)
+    assert "HEALTHCHECK" in dockerfile
+    assert "/healthz" in dockerfile
+    assert 'CMD ["gunicorn", "-c", "gunicorn.conf.py"]' in dockerfile
+    # Migrations are a one-off step, never part of the build or the web process.
+    assert not re.search(r"^(RUN|CMD|ENTRYPOINT)[^\n]*migrate", dockerfile, re.M)
