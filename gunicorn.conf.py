@@ -21,7 +21,7 @@ max_requests = 2000
 max_requests_jitter = 200
 accesslog = "-"
 errorlog = "-"
-# The proxy in front terminates TLS and sets X-Forwarded-*; see the README.
-forwarded_allow_ips = os.getenv("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1")
+# The proxy in front terminates TLS and sets X-Forwarded-*; Django decides what
+# to believe (TRUSTED_PROXY_COUNT, see the README).
 # Query strings can never hold a code (codes travel in bodies), but keep logs lean.
 access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms'

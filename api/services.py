@@ -64,7 +64,8 @@ def api_key_authenticate(token: str) -> ApiKey | None:
     prefix = token[len(KEY_PREFIX) :].split("_", 1)[0]
     key = (
         ApiKey.objects.select_related("seller")
-        .filter(prefix=prefix, revoked_at__isnull=True)
+        # A deactivated seller's keys stop with their account.
+        .filter(prefix=prefix, revoked_at__isnull=True, seller__is_active=True)
         .first()
     )
     if key is None or not hmac.compare_digest(key.key_hash, _hash(token)):

@@ -41,5 +41,6 @@ urlpatterns = [
     ),
     path("sell/webhooks/", views.webhooks_view, name="webhooks"),
     path("sell/webhooks/test/", views.webhook_test_view, name="webhook-test"),
+    path("sell/webhooks/secret/", views.webhook_secret_show, name="webhook-secret"),
     path("sell/webhooks/disable/", views.webhook_disable_view, name="webhook-disable"),
 ]

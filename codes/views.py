@@ -20,7 +20,7 @@ from django.views.decorators.http import require_POST
 
 from distribly.downloads import csv_response
 from distribly.errors import add_field_error
-from distribly.http import AuthenticatedRequest, verified_email_required
+from distribly.http import AuthenticatedRequest, client_ip, verified_email_required
 from listings.forms import ListingForm
 from listings.models import Listing
 from listings.services import listing_create
@@ -169,9 +169,7 @@ def batch_progress(request: AuthenticatedRequest, pk: int) -> JsonResponse:
 @verified_email_required
 def batch_issues_download(request: AuthenticatedRequest, pk: int) -> HttpResponseBase:
     batch = _own_batch(request, pk)
-    rows = batch_issues_export(
-        batch=batch, user=request.user, ip=request.META.get("REMOTE_ADDR")
-    )
+    rows = batch_issues_export(batch=batch, user=request.user, ip=client_ip(request))
     return csv_response(
         f"batch-{batch.pk}-rejected-lines.csv", ["line", "reason", "text"], rows
     )
@@ -181,9 +179,7 @@ def batch_issues_download(request: AuthenticatedRequest, pk: int) -> HttpRespons
 def batch_codes_download(request: AuthenticatedRequest, pk: int) -> HttpResponseBase:
     batch = _own_batch(request, pk)
     try:
-        rows = batch_codes_export(
-            batch=batch, user=request.user, ip=request.META.get("REMOTE_ADDR")
-        )
+        rows = batch_codes_export(batch=batch, user=request.user, ip=client_ip(request))
     except CodesError as e:
         messages.error(request, str(e))
         return redirect(batch)
@@ -337,12 +333,38 @@ def webhooks_view(request: AuthenticatedRequest) -> HttpResponse:
         else:
             messages.success(request, _("Webhook endpoint saved."))
             return redirect("codes:webhooks")
+    return _webhooks_page(request, form, endpoint)
+
+
+@require_POST
+@verified_email_required
+def webhook_secret_show(request: AuthenticatedRequest) -> HttpResponse:
+    """Show the signing secret: on request only, by POST (never in a URL or history)."""
+    endpoint = get_object_or_404(WebhookEndpoint, seller=request.user)
+    form = WebhookForm(initial={"url": endpoint.url})
+    return _webhooks_page(request, form, endpoint, show_secret=True)
+
+
+def _webhooks_page(
+    request: AuthenticatedRequest,
+    form: WebhookForm,
+    endpoint: WebhookEndpoint | None,
+    *,
+    show_secret: bool = False,
+) -> HttpResponse:
     deliveries = endpoint.deliveries.all()[:50] if endpoint else []
-    return render(
+    response = render(
         request,
         "codes/webhooks.html",
-        {"form": form, "endpoint": endpoint, "deliveries": deliveries},
+        {
+            "form": form,
+            "endpoint": endpoint,
+            "deliveries": deliveries,
+            "show_secret": show_secret,
+        },
     )
+    response["Cache-Control"] = "no-store"  # the page may hold the signing secret
+    return response
 
 
 @require_POST

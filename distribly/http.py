@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from allauth.account.decorators import (
     verified_email_required as _verified_email_required,
 )
+from django.conf import settings
 from django.http import HttpRequest
 
 if TYPE_CHECKING:
@@ -20,6 +21,21 @@ class AuthenticatedRequest(HttpRequest):
     """A request behind a login decorator: `user` is a signed-in User, never anonymous."""
 
     user: User
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """The client's address: REMOTE_ADDR, or with TRUSTED_PROXY_COUNT = N proxies of
+    ours in front, the address the outermost of them saw (N-th from the right of
+    X-Forwarded-For; anything left of it was written by the client)."""
+    count = settings.TRUSTED_PROXY_COUNT
+    if count:
+        header: str = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        forwarded = [a.strip() for a in header.split(",")]
+        forwarded = [a for a in forwarded if a]
+        if len(forwarded) >= count:
+            return forwarded[-count]
+    address: str | None = request.META.get("REMOTE_ADDR")
+    return address
 
 
 def verified_email_required(view: View) -> View:

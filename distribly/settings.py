@@ -335,6 +335,12 @@ if PAYMENT_PROVIDER == "stripe" and not (STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SE
         "PAYMENT_PROVIDER=stripe needs STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET"
     )
 
+# Checkout: codes one buyer (email, address or browser session) may hold unpaid at
+# once across all listings, and checkouts one address may start per minute. Stock
+# is reserved before payment; without caps anyone could hold a whole listing.
+CHECKOUT_MAX_OPEN_CODES = envint("CHECKOUT_MAX_OPEN_CODES", "20")
+CHECKOUT_STARTS_PER_MINUTE = envint("CHECKOUT_STARTS_PER_MINUTE", "10")
+
 # HTTP API limits (per key, per minute) and suspension after consecutive failed look-ups.
 API_RATE_LIMIT = envint("API_RATE_LIMIT", "600")
 API_FAILED_LOOKUP_LIMIT = envint("API_FAILED_LOOKUP_LIMIT", "60")
@@ -356,7 +362,12 @@ SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SITE_URL.startswith("https")
 SECURE_SSL_REDIRECT = envbool(
     "SECURE_SSL_REDIRECT", "True" if SITE_URL.startswith("https") else "False"
 )
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Headers a client could forge are believed only behind our own proxies: with
+# TRUSTED_PROXY_COUNT = N, X-Forwarded-Proto says https, and the client address is
+# the Nth address from the right of X-Forwarded-For (distribly.http.client_ip).
+TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", "0")
+if TRUSTED_PROXY_COUNT:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_HSTS_SECONDS = envint(
     "SECURE_HSTS_SECONDS", "31536000" if SITE_URL.startswith("https") else "0"
 )

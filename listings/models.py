@@ -100,7 +100,9 @@ class Listing(models.Model):
 
     @property
     def is_public(self) -> bool:
-        return self.status in (
+        """Shown to buyers: reviewed, not archived, and its seller's account is active
+        (staff deactivating a seller takes all their listings down at once)."""
+        return self.seller.is_active and self.status in (
             self.Status.ACTIVE,
             self.Status.SOLD_OUT,
             self.Status.PAUSED,

@@ -59,7 +59,7 @@ def seller_listing_choices(*, seller_id: int) -> list[tuple[int, str]]:
 
 def public_listings() -> QuerySet[Listing]:
     return (
-        Listing.objects.filter(status=Listing.Status.ACTIVE)
+        Listing.objects.filter(status=Listing.Status.ACTIVE, seller__is_active=True)
         .select_related("seller")
         .annotate(available=Count("codes", filter=FOR_SALE))
         .order_by("-created_at")

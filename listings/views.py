@@ -193,7 +193,9 @@ class ListingSitemap(Sitemap[Listing]):
     changefreq = "daily"
 
     def items(self) -> Any:
-        return Listing.objects.filter(status=Listing.Status.ACTIVE).order_by("pk")
+        return Listing.objects.filter(
+            status=Listing.Status.ACTIVE, seller__is_active=True
+        ).order_by("pk")
 
     def lastmod(self, item: Listing) -> Any:
         return item.updated_at

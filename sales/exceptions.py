@@ -5,5 +5,10 @@ class OrderError(Exception):
     """An order action that is not possible; the message is user-safe."""
 
 
+class CheckoutLimited(OrderError):
+    """A cap on unpaid reservations or on checkout starts applies; the message says
+    which and what the buyer can do."""
+
+
 class RefundError(OrderError):
     pass

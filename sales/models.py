@@ -63,6 +63,9 @@ class Order(models.Model):
         max_digits=10, decimal_places=2, default=Decimal("0")
     )
     note = models.CharField(max_length=300, blank=True)
+    # Who started the checkout, for the caps on unpaid reservations (not shown).
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
+    session_key = models.CharField(max_length=40, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     paid_at = models.DateTimeField(null=True, blank=True)
     fulfilled_at = models.DateTimeField(null=True, blank=True)

@@ -10,6 +10,7 @@ from allauth.account.models import EmailAddress
 from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 
+from codes.importing.text import mask
 from codes.models import Code
 
 from .models import Order
@@ -88,3 +89,33 @@ def orders_for_buyer(*, user: Any) -> Any:
         .select_related("listing")
         .order_by("-created_at")
     )
+
+
+@dataclass(frozen=True)
+class BuyerCode:
+    """A code on its buyer's order page: the value, or only a masked one once cancelled."""
+
+    code: Code
+    value: str
+    cancelled: bool
+
+
+def buyer_codes(order: Order) -> list[BuyerCode]:
+    """The codes of an order for its buyer. A cancelled (refunded, revoked) code shows
+    masked: enough to recognise it, not to use it."""
+    result = []
+    for code in (
+        Code.objects.filter(order_id=order.pk)
+        .exclude(status=Code.Status.RESERVED)
+        .order_by("id")
+    ):
+        cancelled = code.status == Code.Status.CANCELLED
+        value = code.reveal()
+        result.append(
+            BuyerCode(
+                code=code,
+                value=mask(value) if cancelled else value,
+                cancelled=cancelled,
+            )
+        )
+    return result

@@ -26,7 +26,7 @@ from codes.exceptions import OutOfStock
 from codes.models import Code, CodeReveal
 from codes.services.reveal import code_reveal
 from distribly.downloads import csv_response
-from distribly.http import AuthenticatedRequest, verified_email_required
+from distribly.http import AuthenticatedRequest, client_ip, verified_email_required
 from listings.models import Listing
 from listings.selectors import listing_stock, seller_listing_choices
 
@@ -36,12 +36,18 @@ from .models import Order, Payment
 from .payments import get_provider
 from .payments.base import InvalidWebhook, PaymentError
 from .selectors import (
+    buyer_codes,
     orders_for_buyer,
     sales_rows,
     sales_totals,
     seller_sales,
 )
-from .services.checkout import checkout_start, order_place
+from .services.checkout import (
+    CheckoutClient,
+    checkout_rate_check,
+    checkout_start,
+    order_place,
+)
 from .services.delivery import order_resend
 from .services.events import payment_event_process
 from .services.payments import payment_confirm, payment_fail, payment_reconcile
@@ -72,13 +78,20 @@ def checkout(request: HttpRequest, pk: int) -> HttpResponse:
                     f"{form.fields[field].label if field in form.fields else ''}: {error}",
                 )
         return redirect(listing)
+    if not request.session.session_key:
+        request.session.save()  # a key to count this browser's unpaid checkouts by
+    client = CheckoutClient(
+        ip=client_ip(request), session_key=request.session.session_key or ""
+    )
     try:
+        checkout_rate_check(client=client)
         placed = order_place(
             listing_id=listing.pk,
             quantity=form.cleaned_data["quantity"],
             email=form.cleaned_data["email"],
             buyer=request.user,
             language=translation.get_language() or "en",
+            client=client,
         )
     except OutOfStock:
         messages.error(
@@ -138,14 +151,7 @@ def order_detail(request: HttpRequest, token: str) -> HttpResponse:
             with contextlib.suppress(PaymentError):
                 payment_reconcile(payment=payment)
             order.refresh_from_db()
-    codes = []
-    if order.has_codes:
-        codes = [
-            (code, code.reveal())
-            for code in Code.objects.filter(order_id=order.pk)
-            .exclude(status=Code.Status.RESERVED)
-            .order_by("id")
-        ]
+    codes = buyer_codes(order) if order.has_codes else []
     response = render(
         request, "sales/order_detail.html", {"order": order, "codes": codes}
     )
@@ -231,7 +237,7 @@ def sales_show_code(request: AuthenticatedRequest, code_id: int) -> HttpResponse
     value = code_reveal(
         code=code,
         user=request.user,
-        ip=request.META.get("REMOTE_ADDR"),
+        ip=client_ip(request),
         kind=CodeReveal.Kind.SHOW_CODE,
     )
     response = render(

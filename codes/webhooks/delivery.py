@@ -10,11 +10,12 @@ send time; rows never hold them.
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import secrets
-import urllib.error
-import urllib.request
+import socket
+import ssl
 from datetime import timedelta
 from typing import Any
 
@@ -28,7 +29,7 @@ from codes.exceptions import CodesError, WebhookURLError
 from codes.models import Code, WebhookDelivery, WebhookEndpoint
 from distribly.tasks import enqueue, enqueue_on_commit
 
-from .signing import check_url, sign
+from .signing import Target, check_url, sign
 
 logger = logging.getLogger(__name__)
 
@@ -110,12 +111,41 @@ def _body(delivery: WebhookDelivery) -> bytes:
     ).encode()
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None  # a redirect could point inside our network: treat it as a failure
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    """Connects to the checked address, whatever DNS says now (no rebinding)."""
+
+    def __init__(self, target: Target, timeout: float) -> None:
+        super().__init__(target.host, target.port, timeout=timeout)
+        self.address = target.address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self.address, self.port), self.timeout)
 
 
-_opener = urllib.request.build_opener(_NoRedirect)
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    """The same over TLS; the certificate is checked against the URL's host name."""
+
+    def __init__(self, target: Target, timeout: float) -> None:
+        self.tls = ssl.create_default_context()
+        super().__init__(target.host, target.port, timeout=timeout, context=self.tls)
+        self.address = target.address
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self.address, self.port), self.timeout)
+        self.sock = self.tls.wrap_socket(sock, server_hostname=self.host)
+
+
+def _post(target: Target, body: bytes, headers: dict[str, str]) -> int:
+    """POST without following redirects (one could point inside our network)."""
+    pinned = (
+        _PinnedHTTPSConnection if target.scheme == "https" else _PinnedHTTPConnection
+    )
+    connection = pinned(target, timeout=settings.WEBHOOK_TIMEOUT)
+    try:
+        connection.request("POST", target.path, body=body, headers=headers)
+        return connection.getresponse().status
+    finally:
+        connection.close()
 
 
 def webhook_send(*, delivery_id: int) -> bool:
@@ -134,25 +164,26 @@ def webhook_send(*, delivery_id: int) -> bool:
     status: int | None = None
     error = ""
     try:
-        check_url(endpoint.url)  # again at send time: DNS may have changed
+        target = check_url(endpoint.url)  # again at send time: DNS may have changed
         body = _body(delivery)
-        request = urllib.request.Request(  # noqa: S310 - check_url allowed only http(s)
-            endpoint.url,
-            data=body,
-            method="POST",
-            headers={
+        status = _post(
+            target,
+            body,
+            {
                 "Content-Type": "application/json",
                 "User-Agent": "Distribly-Webhooks/1",
                 "Distribly-Event": delivery.event,
                 "Distribly-Signature": sign(endpoint.secret, body),
             },
         )
-        with _opener.open(request, timeout=settings.WEBHOOK_TIMEOUT) as response:
-            status = response.status
-    except urllib.error.HTTPError as e:
-        status, error = e.code, f"HTTP {e.code}"
-    except (urllib.error.URLError, OSError, WebhookURLError) as e:
-        error = str(getattr(e, "reason", e))[:300]
+        error = "" if 200 <= status < 300 else f"HTTP {status}"
+    except WebhookURLError as e:
+        error = e.message[:300]
+    except (OSError, http.client.HTTPException) as e:
+        # What failed, not the system's wording (no port-scan oracle for the seller).
+        error = _("could not connect or no valid answer (%(kind)s)") % {
+            "kind": type(e).__name__
+        }
     ok = status is not None and 200 <= status < 300
     WebhookDelivery.objects.filter(pk=delivery_id).update(
         status=WebhookDelivery.Status.SENT if ok else WebhookDelivery.Status.PENDING,

@@ -11,6 +11,7 @@ import hmac
 import ipaddress
 import socket
 import time
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -27,31 +28,52 @@ def sign(secret: str, body: bytes, timestamp: int | None = None) -> str:
     return f"t={ts},v1={mac}"
 
 
-def check_url(url: str) -> None:
+@dataclass(frozen=True)
+class Target:
+    """Where a webhook goes: the URL's parts and the one address that was checked.
+
+    The request connects to `address` itself (TLS still verifies `host`), so a
+    second DNS answer can never send it somewhere else (DNS rebinding)."""
+
+    scheme: str
+    host: str
+    port: int
+    path: str
+    address: str
+
+
+def check_url(url: str) -> Target:
     """Refuse URLs we must not call: not http(s), or (in production) resolving to a
-    private, loopback, link-local or otherwise internal address (SSRF)."""
+    private, loopback, link-local or otherwise internal address (SSRF). Returns the
+    target with the address that passed the check."""
     parts = urlsplit(url)
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise WebhookURLError(_("use an http:// or https:// address"))
-    if settings.WEBHOOKS_ALLOW_PRIVATE_URLS:
-        return
-    if parts.scheme != "https":
+    allow_private = settings.WEBHOOKS_ALLOW_PRIVATE_URLS
+    if not allow_private and parts.scheme != "https":
         raise WebhookURLError(_("use https://"))
+    port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
-        infos = socket.getaddrinfo(
-            parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP
-        )
+        infos = socket.getaddrinfo(parts.hostname, port, proto=socket.IPPROTO_TCP)
     except socket.gaierror as e:
         raise WebhookURLError(
             _("%(host)s does not resolve") % {"host": parts.hostname}
         ) from e
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if not address.is_global or address.is_multicast:
-            raise WebhookURLError(
-                _(
-                    "%(host)s resolves to a private or internal address (%(address)s); "
-                    "webhooks can only go to public addresses"
-                )
-                % {"host": parts.hostname, "address": address}
+    addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
+    if not allow_private and any(not a.is_global or a.is_multicast for a in addresses):
+        # No address in the message: the seller's DNS must not learn what we reach.
+        raise WebhookURLError(
+            _(
+                "%(host)s resolves to a private or internal address; "
+                "webhooks can only go to public addresses"
             )
+            % {"host": parts.hostname}
+        )
+    path = parts.path or "/"
+    return Target(
+        scheme=parts.scheme,
+        host=parts.hostname,
+        port=port,
+        path=f"{path}?{parts.query}" if parts.query else path,
+        address=str(addresses[0]),
+    )

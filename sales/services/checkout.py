@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
+from django.db.models import Q, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from codes.services.allocation import codes_allocate
 from listings.models import Listing
-from sales.exceptions import OrderError
+from sales.exceptions import CheckoutLimited, OrderError
 from sales.models import Order, Payment
 from sales.payments import get_provider
 from sales.payments.base import PaymentError
@@ -30,6 +34,78 @@ class PlacedOrder:
     payment: Payment
 
 
+@dataclass(frozen=True)
+class CheckoutClient:
+    """Who starts a checkout, beyond the email: their address and browser session."""
+
+    ip: str | None = None
+    session_key: str = ""
+
+
+def checkout_rate_check(*, client: CheckoutClient) -> None:
+    """Count a checkout start against the address's budget (CHECKOUT_STARTS_PER_MINUTE).
+
+    Raises CheckoutLimited. Fixed one-minute windows in the cache (Redis in production).
+    """
+    if not client.ip:
+        return
+    key = f"checkout:starts:{client.ip}:{int(time.time()) // 60}"
+    cache.add(key, 0, timeout=70)
+    try:
+        starts = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=70)
+        starts = 1
+    if starts > settings.CHECKOUT_STARTS_PER_MINUTE:
+        raise CheckoutLimited(
+            _(
+                "Too many checkouts from your network in the last minute. Please wait a minute."
+            )
+        )
+
+
+def _check_open_reservations(
+    *, listing: Listing, quantity: int, email: str, client: CheckoutClient
+) -> None:
+    """Unpaid codes one buyer may hold. On one listing: the listing's per-order maximum,
+    for the same email or browser session. In all: CHECKOUT_MAX_OPEN_CODES, for the
+    same email, session or network address (one person, several emails). An address
+    is not a person (an office shares one), so it counts towards the total only."""
+    person = Q(email=email)
+    if client.session_key:
+        person |= Q(session_key=client.session_key)
+    anyone_here = person | Q(client_ip=client.ip) if client.ip else person
+    held = Order.objects.filter(
+        anyone_here, status=Order.Status.PENDING, reserved_until__gt=timezone.now()
+    ).aggregate(
+        total=Coalesce(Sum("quantity"), 0),
+        here=Coalesce(Sum("quantity", filter=person & Q(listing_id=listing.pk)), 0),
+    )
+    minutes = int(RESERVATION.total_seconds() // 60)
+    if held["here"] and held["here"] + quantity > listing.max_per_order:
+        raise CheckoutLimited(
+            _(
+                "You already have %(held)d of this item waiting for payment. Finish that "
+                "checkout, or wait up to %(minutes)d minutes for it to expire, before "
+                "starting another."
+            )
+            % {"held": held["here"], "minutes": minutes}
+        )
+    if held["total"] + quantity > settings.CHECKOUT_MAX_OPEN_CODES:
+        raise CheckoutLimited(
+            _(
+                "You have %(held)d codes waiting for payment in other checkouts; at most "
+                "%(max)d can wait at once. Finish those checkouts, or wait up to "
+                "%(minutes)d minutes for them to expire."
+            )
+            % {
+                "held": held["total"],
+                "max": settings.CHECKOUT_MAX_OPEN_CODES,
+                "minutes": minutes,
+            }
+        )
+
+
 def order_place(
     *,
     listing_id: int,
@@ -37,26 +113,35 @@ def order_place(
     email: str,
     buyer: Any = None,
     language: str = "en",
+    client: CheckoutClient | None = None,
 ) -> PlacedOrder:
     """Create a pending order and reserve its codes, in one transaction.
 
-    Raises OutOfStock (nothing is written) or OrderError.
+    With a `client` (every checkout from the web), the caps on unpaid reservations
+    apply. Raises OutOfStock (nothing is written), CheckoutLimited or OrderError.
     """
+    email = email.strip().lower()
     with transaction.atomic():
-        listing = Listing.objects.get(pk=listing_id)
-        if listing.status != Listing.Status.ACTIVE:
+        listing = Listing.objects.select_related("seller").get(pk=listing_id)
+        if listing.status != Listing.Status.ACTIVE or not listing.seller.is_active:
             raise OrderError(_("Sorry, this item is not on sale right now."))
         if not 1 <= quantity <= listing.max_per_order:
             raise OrderError(
                 _("You can buy between 1 and %(max)d at a time.")
                 % {"max": listing.max_per_order}
             )
+        if client is not None:
+            _check_open_reservations(
+                listing=listing, quantity=quantity, email=email, client=client
+            )
         order = Order.objects.create(
             listing=listing,
             seller_id=listing.seller_id,
             buyer=buyer if buyer is not None and buyer.is_authenticated else None,
-            email=email.strip().lower(),
+            email=email,
             language=language,
+            client_ip=client.ip if client else None,
+            session_key=client.session_key if client else "",
             quantity=quantity,
             unit_price=listing.price,
             amount=listing.price * quantity,

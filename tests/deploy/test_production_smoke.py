@@ -85,6 +85,7 @@ def _production_env(smtp_port: int, stripe_url: str) -> dict[str, str]:
         "CODES_DIGEST_KEY": secrets.token_urlsafe(32),
         "DJANGO_ALLOWED_HOSTS": HOST,
         "SITE_URL": SITE,
+        "TRUSTED_PROXY_COUNT": "1",
         "DATABASE_URL": DATABASE,
         "REDIS_URL": REDIS,
         "EMAIL_URL": f"smtp://127.0.0.1:{smtp_port}",
