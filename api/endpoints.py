@@ -14,8 +14,10 @@ import json
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
+from django.template.defaultfilters import filesizeformat
 from ninja import NinjaAPI, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import HttpBearer
@@ -29,10 +31,19 @@ from codes.exceptions import (
 )
 from codes.models import BatchIssue, CodeBatch
 from codes.services.batches import batch_create_from_values, batch_create_upload
-from codes.services.validation import CodeState, code_redeem, code_revoke, code_verify
+from codes.services.validation import (
+    CodeState,
+    code_lookup,
+    code_redeem,
+    code_state,
+    code_verify,
+)
+from codes.uploads import UploadLimit
 from distribly.errors import FieldError
 from listings.models import Listing
 from listings.selectors import seller_listings
+from sales.exceptions import RefundError
+from sales.services.refunds import sold_code_cancel
 
 from . import ratelimit
 from .errors import ApiError
@@ -243,22 +254,31 @@ def redeem(request: HttpRequest, response: HttpResponse, payload: RedeemIn) -> A
 @api.post(
     "/codes/revoke",
     response={200: CodeOut, **COMMON_ERRORS, 404: Error, 409: Error},
-    summary="Revoke a code",
+    summary="Revoke a code (refunding the buyer, or telling them why)",
 )
 def revoke(request: HttpRequest, response: HttpResponse, payload: RevokeIn) -> Any:
     """A sold or redeemed code becomes `cancelled` (never sold again); an unsold one is
-    `withdrawn`. Repeating it is harmless."""
+    `withdrawn`. Repeating it is harmless. For a sold code, `refund: true` refunds the
+    buyer for it; otherwise the buyer is emailed the `reason` (default: "revoked by
+    the seller"). A refund the provider refuses answers 409 `refund_failed` and the
+    code stays valid."""
     key = guard(request, response, "revoke")
     try:
-        state = code_revoke(
-            seller_id=key.seller_id, value=payload.code, reason=payload.reason
+        code = code_lookup(seller_id=key.seller_id, value=payload.code)
+        done = sold_code_cancel(
+            code=code,
+            by=key.seller,
+            refund=payload.refund,
+            reason=payload.reason or "revoked by the seller",
         )
     except CodeNotFound as e:
         return _not_found(key, e)
-    except CodesError as e:
+    except RefundError as e:
+        return answer(ApiError(409, "refund_failed", str(e)))
+    except (CodesError, FieldError) as e:
         return answer(refusal(e))
     ratelimit.rate_record_success(key)
-    return Status(200, _code_out(state))
+    return Status(200, _code_out(code_state(done.code)))
 
 
 @api.get(
@@ -359,7 +379,16 @@ def upload_codes(request: HttpRequest, response: HttpResponse, listing_id: int) 
 
 
 def _upload_file(request: HttpRequest, listing: Listing) -> CodeBatch:
+    # Count the file while it streams in: nothing larger than the limit is stored.
+    limit = UploadLimit(request)
+    request.upload_handlers.insert(0, limit)
     file = request.FILES.get("file")
+    if limit.exceeded:
+        raise FieldError(
+            "file",
+            f"larger than {filesizeformat(settings.CODES_UPLOAD_MAX_BYTES)}; "
+            "split it into several uploads",
+        )
     if file is None:
         raise FieldError("file", "send the CSV file in the multipart field 'file'")
     if not file.size:

@@ -45,7 +45,19 @@ class RedeemIn(Schema):
 
 class RevokeIn(Schema):
     code: CodeValue
-    reason: Annotated[str, Field(max_length=300)] = ""
+    reason: Annotated[
+        str,
+        Field(
+            max_length=300,
+            description="Why: the buyer reads it when the code is not refunded",
+        ),
+    ] = ""
+    refund: Annotated[
+        bool,
+        Field(
+            description="Refund the buyer for a sold code (through the payment provider)"
+        ),
+    ] = False
 
 
 class ListingRef(Schema):

@@ -43,24 +43,29 @@ class Keyring:
     digest_key: bytes
 
     def encrypt(self, value: str, *, seller_id: int) -> tuple[bytes, int]:
-        nonce = os.urandom(NONCE_BYTES)
-        sealed = self.ciphers[self.primary_id].encrypt(
-            nonce, value.encode("utf-8"), seller_id.to_bytes(8, "big")
-        )
-        return nonce + sealed, self.primary_id
+        return self.seal(value.encode("utf-8"), aad=seller_id.to_bytes(8, "big"))
 
     def decrypt(self, blob: bytes, *, key_id: int, seller_id: int) -> str:
+        plain = self.open(blob, key_id=key_id, aad=seller_id.to_bytes(8, "big"))
+        return plain.decode("utf-8")
+
+    def seal(self, data: bytes, *, aad: bytes) -> tuple[bytes, int]:
+        """AES-GCM under the primary key with a fresh nonce: (nonce + ciphertext, key id).
+        `aad` binds the result to its context (a seller, an upload's chunk)."""
+        nonce = os.urandom(NONCE_BYTES)
+        return nonce + self.ciphers[self.primary_id].encrypt(
+            nonce, data, aad
+        ), self.primary_id
+
+    def open(self, blob: bytes, *, key_id: int, aad: bytes) -> bytes:
         cipher = self.ciphers.get(key_id)
         if cipher is None:
             raise DecryptionError(f"no configured key has id {key_id}")
         blob = bytes(blob)
         try:
-            plain = cipher.decrypt(
-                blob[:NONCE_BYTES], blob[NONCE_BYTES:], seller_id.to_bytes(8, "big")
-            )
+            return cipher.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], aad)
         except Exception as e:  # InvalidTag: never echo the data
             raise DecryptionError("ciphertext failed authentication") from e
-        return plain.decode("utf-8")
 
     def digest(self, normalised_value: str) -> bytes:
         return hmac.digest(self.digest_key, normalised_value.encode("utf-8"), "sha256")

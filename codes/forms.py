@@ -5,6 +5,7 @@ from typing import Any, cast
 from django import forms
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
+from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
 from distribly.errors import add_field_error
@@ -75,9 +76,13 @@ class CodesForm(forms.Form):
         label=_("Prefix (optional)"), required=False, max_length=40
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, upload_too_large: bool = False, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.label_suffix = ""
+        # The upload was stopped while it streamed in (codes.uploads.UploadLimit).
+        self.upload_too_large = upload_too_large
         max_mb = settings.CODES_UPLOAD_MAX_BYTES / MB
         self.fields["file"].help_text += _(
             " Up to %(mb).0f MB and %(lines)s lines."
@@ -96,7 +101,13 @@ class CodesForm(forms.Form):
         return data
 
     def _clean_upload(self, upload: UploadedFile[bytes] | None) -> None:
-        if not upload:
+        if self.upload_too_large:
+            self.add_error(
+                "file",
+                _("The file is larger than %(limit)s. Split it into several uploads.")
+                % {"limit": filesizeformat(settings.CODES_UPLOAD_MAX_BYTES)},
+            )
+        elif not upload:
             self.add_error("file", _("Choose the .csv file that holds your codes."))
         elif not (upload.name or "").lower().endswith(ALLOWED_EXTENSIONS):
             self.add_error("file", _("Upload a .csv file (one code per line)."))

@@ -34,11 +34,6 @@ urlpatterns = [
         views.validate_redeem,
         name="validate-redeem",
     ),
-    path(
-        "sell/validate/<int:code_id>/cancel/",
-        views.validate_cancel,
-        name="validate-cancel",
-    ),
     path("sell/webhooks/", views.webhooks_view, name="webhooks"),
     path("sell/webhooks/test/", views.webhook_test_view, name="webhook-test"),
     path("sell/webhooks/secret/", views.webhook_secret_show, name="webhook-secret"),

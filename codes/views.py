@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import time
+from functools import wraps
+from typing import Any, cast
 
 from django.contrib import messages
 from django.core.cache import cache
@@ -16,11 +18,17 @@ from django.http import (
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
 from distribly.downloads import csv_response
 from distribly.errors import add_field_error
-from distribly.http import AuthenticatedRequest, client_ip, verified_email_required
+from distribly.http import (
+    AuthenticatedRequest,
+    View,
+    client_ip,
+    verified_email_required,
+)
 from listings.forms import ListingForm
 from listings.models import Listing
 from listings.services import listing_create
@@ -44,11 +52,11 @@ from .services.batches import (
 from .services.reveal import batch_codes_export, batch_issues_export
 from .services.validation import (
     CodeState,
-    code_cancel_by_id,
     code_redeem_by_id,
     code_state,
     code_verify,
 )
+from .uploads import UploadLimit, upload_exceeded
 from .webhooks.delivery import endpoint_disable, endpoint_set, webhook_send_test
 
 
@@ -74,11 +82,34 @@ def _create_batch(listing: Listing, form: CodesForm) -> CodeBatch:
     )
 
 
+def limit_uploads(view: View) -> View:
+    """Count uploaded files as they stream in and stop past the size limit
+    (codes.uploads.UploadLimit). The handler has to be in place before anything
+    reads the body, and CSRF checking reads it: so CSRF is checked here, after."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        request.upload_handlers.insert(0, UploadLimit(request))
+        response: HttpResponse = csrf_protect(view)(request, *args, **kwargs)
+        return response
+
+    return cast(View, csrf_exempt(wrapped))
+
+
+def _codes_form(request: HttpRequest) -> CodesForm:
+    return CodesForm(
+        request.POST or None,
+        request.FILES or None,
+        upload_too_large=upload_exceeded(request),
+    )
+
+
+@limit_uploads
 @verified_email_required
 def unique_codes_create(request: AuthenticatedRequest) -> HttpResponse:
     """My account → Add an item to sell → Unique codes."""
     listing_form = ListingForm(request.POST or None)
-    codes_form = CodesForm(request.POST or None, request.FILES or None)
+    codes_form = _codes_form(request)
     if request.method == "POST" and listing_form.is_valid() and codes_form.is_valid():
         try:
             with transaction.atomic():
@@ -104,6 +135,7 @@ def unique_codes_create(request: AuthenticatedRequest) -> HttpResponse:
     )
 
 
+@limit_uploads
 @verified_email_required
 def batch_add(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """Add codes to an existing listing: a new batch, uploaded or generated."""
@@ -113,7 +145,7 @@ def batch_add(request: AuthenticatedRequest, pk: int) -> HttpResponse:
             request, _("This listing is archived: codes can't be added to it.")
         )
         return redirect("listings:listing-list")
-    form = CodesForm(request.POST or None, request.FILES or None)
+    form = _codes_form(request)
     if request.method == "POST" and form.is_valid():
         try:
             batch = _create_batch(listing, form)
@@ -223,12 +255,13 @@ def _validate_failures_key(user_id: int) -> str:
     return f"validate:fail:{user_id}:{int(time.time()) // VALIDATE_WINDOW}"
 
 
-def _validate_render(
+def validate_render(
     request: HttpRequest,
     form: ValidateForm,
     state: CodeState | None = None,
     status: int = 200,
 ) -> HttpResponse:
+    """The Validate a code page (also after an action on the code shown)."""
     buyer = buyer_email_for(state.code) if state is not None else ""
     response = render(
         request,
@@ -245,7 +278,7 @@ def validate(request: AuthenticatedRequest) -> HttpResponse:
     """Validate a code: the seller's record that stops a code being accepted twice."""
     form = ValidateForm(request.POST or None)
     if request.method != "POST" or not form.is_valid():
-        return _validate_render(request, form)
+        return validate_render(request, form)
     failures = _validate_failures_key(request.user.pk)
     if (cache.get(failures) or 0) >= VALIDATE_FAILURE_LIMIT:
         form.add_error(
@@ -254,7 +287,7 @@ def validate(request: AuthenticatedRequest) -> HttpResponse:
                 "Too many codes not found in the last few minutes. Please wait ten minutes and try again."
             ),
         )
-        return _validate_render(request, form, status=429)
+        return validate_render(request, form, status=429)
     try:
         state = code_verify(seller_id=request.user.pk, value=form.cleaned_data["code"])
     except CodeNotFound:
@@ -264,8 +297,8 @@ def validate(request: AuthenticatedRequest) -> HttpResponse:
             "code",
             _("We don't know this code: it is not one of yours. Check it for typos."),
         )
-        return _validate_render(request, form)
-    return _validate_render(request, ValidateForm(), state)
+        return validate_render(request, form)
+    return validate_render(request, ValidateForm(), state)
 
 
 @require_POST
@@ -288,32 +321,7 @@ def validate_redeem(request: AuthenticatedRequest, code_id: int) -> HttpResponse
         )
     else:
         messages.success(request, _("Marked as redeemed."))
-    return _validate_render(request, ValidateForm(), state)
-
-
-@require_POST
-@verified_email_required
-def validate_cancel(request: AuthenticatedRequest, code_id: int) -> HttpResponse:
-    try:
-        state = code_cancel_by_id(
-            seller_id=request.user.pk,
-            code_id=code_id,
-            reason=request.POST.get("reason", ""),
-        )
-    except CodeNotFound as e:
-        raise Http404 from e
-    except CodeBusy as e:
-        messages.error(request, str(e))
-        state = code_state(
-            get_object_or_404(
-                Code.objects.select_related("listing"), pk=code_id, seller=request.user
-            )
-        )
-    else:
-        messages.success(
-            request, _("The code is cancelled: it can't be used or sold again.")
-        )
-    return _validate_render(request, ValidateForm(), state)
+    return validate_render(request, ValidateForm(), state)
 
 
 # --- Webhooks -------------------------------------------------------------------------------

@@ -23,3 +23,30 @@ class UserLanguageMiddleware:
             translation.activate(language)
             request.LANGUAGE_CODE = language
         return self.get_response(request)
+
+
+# Every asset is served by the app itself (no CDN), so 'self' is enough. Scripts
+# come only from files: no inline script and no eval can run, whatever a page
+# shows. Inline style attributes stay allowed: Django's admin and Swagger UI use
+# them, and a style cannot run code. Only the embeddable card may be framed.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; "
+    "base-uri 'self'; frame-ancestors {ancestors}"
+)
+
+
+class ContentSecurityPolicyMiddleware:
+    """The Content-Security-Policy header on every response. A view that may be
+    framed by other sites says so with @xframe_options_exempt (the embed card)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        framed = getattr(response, "xframe_options_exempt", False)
+        response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.format(
+            ancestors="*" if framed else "'none'"
+        )
+        return response

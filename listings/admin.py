@@ -1,17 +1,23 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
-from distribly.admin import reject_with_reason
+from distribly.admin import ReadOnlyAdmin, reject_with_reason
 
 from .exceptions import ListingError
-from .models import ExchangeRate, Listing
+from .models import ExchangeRate, Listing, ListingRevision
 from .selectors import ListingWithCounts, listings_with_counts
-from .services import listing_approve, listing_reject
+from .services import (
+    listing_approve,
+    listing_reject,
+    listing_revision_approve,
+    listing_revision_reject,
+)
 
 
 @admin.register(Listing)
@@ -105,6 +111,86 @@ class ListingAdmin(admin.ModelAdmin[Listing]):
             error=ListingError,
             reject=lambda obj, user, reason: listing_reject(
                 listing=obj, by=user, reason=reason
+            ),
+        )
+
+
+@admin.register(ListingRevision)
+class ListingRevisionAdmin(ReadOnlyAdmin):
+    """Sellers' changes to approved listings: the live value beside the proposed one."""
+
+    list_display = ["listing", "seller", "changed_fields", "status", "created_at"]
+    list_filter = ["status", "created_at"]
+    search_fields = ["listing__title", "listing__seller__email"]
+    list_select_related = ["listing__seller"]
+    fields = [
+        "listing",
+        "status",
+        "comparison",
+        "review_note",
+        "created_at",
+        "reviewed_at",
+        "reviewed_by",
+    ]
+    actions = ["approve", "reject"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ListingRevision]:
+        return super().get_queryset(request).select_related("listing__seller")
+
+    def has_review_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("listings.review_listing")
+
+    @admin.display(description="Seller")
+    def seller(self, obj: ListingRevision) -> str:
+        return str(obj.listing.seller)
+
+    @admin.display(description="Changes")
+    def changed_fields(self, obj: ListingRevision) -> str:
+        return ", ".join(sorted(obj.changes))
+
+    @admin.display(description="Live → proposed")
+    def comparison(self, obj: ListingRevision) -> str:
+        rows = format_html_join(
+            "",
+            "<tr><th>{}</th><td>{}</td><td>{}</td></tr>",
+            (
+                (name, getattr(obj.listing, name), value)
+                for name, value in sorted(obj.changes.items())
+            ),
+        )
+        return format_html(
+            "<table><tr><th></th><th>Live</th><th>Proposed</th></tr>{}</table>", rows
+        )
+
+    @admin.action(
+        description="Approve selected changes (they go live)", permissions=["review"]
+    )
+    def approve(
+        self, request: HttpRequest, queryset: QuerySet[ListingRevision]
+    ) -> None:
+        for revision in queryset:
+            try:
+                listing_revision_approve(revision=revision, by=request.user)
+            except (ListingError, ValidationError) as e:
+                self.message_user(request, f"{revision}: {e}", messages.ERROR)
+            else:
+                self.message_user(request, f"Approved: {revision.listing} is updated.")
+
+    @admin.action(
+        description="Reject selected changes (with a reason)", permissions=["review"]
+    )
+    def reject(
+        self, request: HttpRequest, queryset: QuerySet[ListingRevision]
+    ) -> HttpResponse | None:
+        return reject_with_reason(
+            self,
+            request,
+            queryset,
+            noun="change",
+            action="reject",
+            error=ListingError,
+            reject=lambda obj, user, reason: listing_revision_reject(
+                revision=obj, by=user, reason=reason
             ),
         )
 

@@ -6,7 +6,7 @@ from django.core.mail import EmailMultiAlternatives
 
 from distribly.emails import make_message
 
-from .models import Listing
+from .models import Listing, ListingRevision
 
 
 def listing_reviewed_message(listing: Listing) -> EmailMultiAlternatives:
@@ -15,4 +15,20 @@ def listing_reviewed_message(listing: Listing) -> EmailMultiAlternatives:
         listing.seller.email,
         {"listing": listing, "approved": listing.status != Listing.Status.REJECTED},
         listing.seller.language,
+    )
+
+
+def listing_revision_reviewed_message(
+    revision: ListingRevision,
+) -> EmailMultiAlternatives:
+    seller = revision.listing.seller
+    return make_message(
+        "listing-changes-reviewed",
+        seller.email,
+        {
+            "revision": revision,
+            "listing": revision.listing,
+            "approved": revision.status == ListingRevision.Status.APPROVED,
+        },
+        seller.language,
     )

@@ -113,6 +113,54 @@ class Listing(models.Model):
         return self.status != self.Status.ARCHIVED
 
 
+class ListingRevision(models.Model):
+    """Changes a seller made to an approved listing, waiting for staff review.
+
+    What buyers read (title, description, price, instructions, restrictions) goes
+    live only once approved; the approved version stays on sale meanwhile. At most
+    one revision per listing waits at a time: a later edit replaces it.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting for review")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Not approved")
+        WITHDRAWN = "withdrawn", _("Withdrawn by the seller")
+
+    listing = models.ForeignKey(
+        Listing, on_delete=models.CASCADE, related_name="revisions"
+    )
+    # {field: proposed value} for the reviewed fields that differ (price as a string).
+    changes = models.JSONField()
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    review_note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["listing"],
+                condition=models.Q(status="pending"),
+                name="listingrevision_one_pending",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Changes to “{self.listing}” ({self.get_status_display().lower()})"
+
+
 class ExchangeRate(models.Model):
     """1 EUR = `rate` units of `currency` (ECB reference rates), for display only."""
 

@@ -6,9 +6,9 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, TypeAlias, TypedDict
 
 from django.core.cache import cache
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
-from .models import CODE_FOR_SALE, ExchangeRate, Listing
+from .models import CODE_FOR_SALE, ExchangeRate, Listing, ListingRevision
 
 if TYPE_CHECKING:
     from django_stubs_ext import WithAnnotations
@@ -42,9 +42,22 @@ def listings_with_counts(qs: QuerySet[Listing]) -> QuerySet[ListingWithCounts]:
     )
 
 
-def seller_listings(*, seller_id: int) -> QuerySet[ListingWithCounts]:
-    return listings_with_counts(Listing.objects.filter(seller_id=seller_id)).order_by(
-        "-created_at"
+class SellerCounts(StockCounts):
+    changes_in_review: bool
+
+
+SellerListing: TypeAlias = "WithAnnotations[Listing, SellerCounts]"
+
+
+def seller_listings(*, seller_id: int) -> QuerySet[SellerListing]:
+    """Items I'm selling: counts, and whether edits wait for review."""
+    in_review = ListingRevision.objects.filter(
+        listing=OuterRef("pk"), status=ListingRevision.Status.PENDING
+    )
+    return (
+        listings_with_counts(Listing.objects.filter(seller_id=seller_id))
+        .annotate(changes_in_review=Exists(in_review))
+        .order_by("-created_at")
     )
 
 

@@ -7,8 +7,10 @@ pending_review → rejected → (edited) → pending_review; any → archived.
 
 from __future__ import annotations
 
+import copy
 import urllib.request
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -21,11 +23,12 @@ from distribly.currency import parse_ecb
 from distribly.tasks import enqueue_on_commit
 
 from .exceptions import ListingError
-from .models import ExchangeRate, Listing
+from .models import ExchangeRate, Listing, ListingRevision
 from .selectors import RATES_CACHE_KEY, listing_stock
 
 S = Listing.Status
 REVIEWED_TASK = "listings.tasks.email_listing_reviewed"
+REVISION_REVIEWED_TASK = "listings.tasks.email_listing_revision_reviewed"
 EDITABLE_FIELDS = (
     "title",
     "description",
@@ -49,19 +52,129 @@ def listing_create(*, seller: Any, **fields: Any) -> Listing:
     return listing
 
 
-def listing_update(*, listing: Listing, **fields: Any) -> Listing:
-    """Edit a listing. Editing a rejected listing sends it back to review."""
-    if listing.status == S.ARCHIVED:
-        raise ListingError(_("An archived listing can't be edited."))
-    for name, value in fields.items():
-        if name not in EDITABLE_FIELDS:
-            raise TypeError(f"unknown listing field: {name}")
-        setattr(listing, name, value)
-    if listing.status == S.REJECTED:
-        listing.status = S.PENDING_REVIEW
-    listing.full_clean()
-    listing.save()
-    return listing
+# What buyers read and what they pay: on an approved listing, changes to these wait
+# for staff review (the instructions are mailed to every buyer).
+REVIEWED_FIELDS = (
+    "title",
+    "description",
+    "price",
+    "currency",
+    "instructions",
+    "restrictions",
+)
+APPROVED_STATES = (S.ACTIVE, S.SOLD_OUT, S.PAUSED)
+
+
+@dataclass(frozen=True)
+class ListingUpdate:
+    """What `listing_update` did: the listing as buyers see it now, and the fields
+    whose new values wait for review (empty when everything went live)."""
+
+    listing: Listing
+    in_review: tuple[str, ...] = ()
+
+
+def _json_value(value: Any) -> Any:
+    return str(value) if isinstance(value, Decimal) else value
+
+
+def listing_update(*, listing: Listing, **fields: Any) -> ListingUpdate:
+    """Edit a listing.
+
+    A listing not yet approved (or rejected) changes at once, and a rejected one goes
+    back to review. On an approved listing, the alert threshold and the per-order
+    maximum change at once; changes to the reviewed fields wait in one pending
+    ListingRevision for staff, and the approved version stays on sale. Raises
+    ListingError, or ValidationError for values the listing cannot take.
+    """
+    unknown = set(fields) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise TypeError(f"unknown listing fields: {sorted(unknown)}")
+    with transaction.atomic():
+        listing = Listing.objects.select_for_update().get(pk=listing.pk)
+        if listing.status == S.ARCHIVED:
+            raise ListingError(_("An archived listing can't be edited."))
+        if listing.status not in APPROVED_STATES:
+            for name, value in fields.items():
+                setattr(listing, name, value)
+            if listing.status == S.REJECTED:
+                listing.status = S.PENDING_REVIEW
+            listing.full_clean()
+            listing.save()
+            return ListingUpdate(listing=listing)
+        proposed = copy.copy(listing)  # the live row is not touched for these fields
+        for name, value in fields.items():
+            setattr(proposed, name, value)
+        proposed.full_clean()  # refuse bad values now, not at review time
+        changes = {
+            name: _json_value(fields[name])
+            for name in REVIEWED_FIELDS
+            if name in fields and getattr(proposed, name) != getattr(listing, name)
+        }
+        for name in set(fields) - set(REVIEWED_FIELDS):
+            setattr(listing, name, fields[name])
+        listing.save()
+        _propose(listing, changes)
+    return ListingUpdate(listing=listing, in_review=tuple(changes))
+
+
+def _propose(listing: Listing, changes: dict[str, Any]) -> None:
+    """Replace the listing's pending revision with these changes (none: withdraw it)."""
+    pending = ListingRevision.objects.filter(
+        listing=listing, status=ListingRevision.Status.PENDING
+    )
+    if not changes:
+        pending.update(status=ListingRevision.Status.WITHDRAWN)
+        return
+    if not pending.update(changes=changes, updated_at=timezone.now()):
+        ListingRevision.objects.create(listing=listing, changes=changes)
+
+
+def listing_pending_changes(*, listing: Listing) -> dict[str, Any]:
+    """The changes of the listing's revision waiting for review ({} if none)."""
+    revision = ListingRevision.objects.filter(
+        listing=listing, status=ListingRevision.Status.PENDING
+    ).first()
+    return dict(revision.changes) if revision else {}
+
+
+def listing_revision_approve(*, revision: ListingRevision, by: Any) -> ListingRevision:
+    """Put a seller's changes live. The seller is emailed."""
+    with transaction.atomic():
+        revision = ListingRevision.objects.select_for_update().get(pk=revision.pk)
+        if revision.status != ListingRevision.Status.PENDING:
+            raise ListingError(_("Only changes waiting for review can be approved."))
+        listing = Listing.objects.select_for_update().get(pk=revision.listing_id)
+        for name, value in revision.changes.items():
+            setattr(listing, name, Decimal(value) if name == "price" else value)
+        listing.full_clean()
+        listing.save()
+        _reviewed(revision, ListingRevision.Status.APPROVED, by, "")
+    return revision
+
+
+def listing_revision_reject(
+    *, revision: ListingRevision, by: Any, reason: str
+) -> ListingRevision:
+    """Refuse a seller's changes, with a reason they are emailed; nothing changes."""
+    reason = reason.strip()
+    if not reason:
+        raise ListingError(_("Give the seller a reason for the rejection."))
+    with transaction.atomic():
+        revision = ListingRevision.objects.select_for_update().get(pk=revision.pk)
+        if revision.status != ListingRevision.Status.PENDING:
+            raise ListingError(_("Only changes waiting for review can be rejected."))
+        _reviewed(revision, ListingRevision.Status.REJECTED, by, reason)
+    return revision
+
+
+def _reviewed(revision: ListingRevision, status: str, by: Any, note: str) -> None:
+    revision.status = status
+    revision.review_note = note
+    revision.reviewed_at = timezone.now()
+    revision.reviewed_by = by
+    revision.save()
+    enqueue_on_commit(REVISION_REVIEWED_TASK, revision.pk)
 
 
 def _status_for_stock(available: int) -> str:

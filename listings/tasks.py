@@ -10,8 +10,8 @@ from celery import shared_task
 
 from distribly.mail import TRANSIENT_EMAIL_ERRORS
 
-from .emails import listing_reviewed_message
-from .models import Listing
+from .emails import listing_reviewed_message, listing_revision_reviewed_message
+from .models import Listing, ListingRevision
 from .services import exchange_rates_refresh
 
 
@@ -35,3 +35,19 @@ def email_listing_reviewed_task(listing_id: int) -> None:
 )
 def exchange_rates_refresh_task() -> None:
     exchange_rates_refresh()
+
+
+@shared_task(
+    name="listings.tasks.email_listing_revision_reviewed",
+    autoretry_for=TRANSIENT_EMAIL_ERRORS,
+    retry_backoff=True,
+    max_retries=8,
+)
+def email_listing_revision_reviewed_task(revision_id: int) -> None:
+    revision = (
+        ListingRevision.objects.select_related("listing__seller")
+        .filter(pk=revision_id)
+        .first()
+    )
+    if revision is not None:
+        listing_revision_reviewed_message(revision).send()

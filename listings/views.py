@@ -27,8 +27,10 @@ from .models import Listing
 from .selectors import listing_stock, public_listings, seller_listings
 from .services import (
     EDITABLE_FIELDS,
+    ListingUpdate,
     listing_archive,
     listing_pause,
+    listing_pending_changes,
     listing_resume,
     listing_update,
 )
@@ -91,27 +93,35 @@ def listing_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     if not listing.is_editable:
         messages.error(request, _("An archived listing can't be edited."))
         return redirect("listings:listing-list")
-    form = ListingForm(request.POST or None, instance=listing)
+    pending = listing_pending_changes(listing=listing)
+    # The form shows what the seller last proposed, not the live version.
+    form = ListingForm(request.POST or None, instance=listing, initial=pending)
     if request.method == "POST" and form.is_valid():
         fields = {name: form.cleaned_data[name] for name in EDITABLE_FIELDS}
         was_rejected = listing.status == Listing.Status.REJECTED
         try:
-            listing = listing_update(
-                listing=Listing.objects.get(pk=listing.pk), **fields
-            )
+            update = listing_update(listing=listing, **fields)
         except ListingError as e:
             messages.error(request, str(e))
         else:
-            messages.success(
-                request,
-                _("Saved. The listing is back in review.")
-                if was_rejected
-                else _("Your changes are saved."),
-            )
+            messages.success(request, _edit_message(update, was_rejected=was_rejected))
             return redirect("listings:listing-list")
     return render(
-        request, "listings/listing_edit.html", {"form": form, "listing": listing}
+        request,
+        "listings/listing_edit.html",
+        {"form": form, "listing": listing, "pending": pending},
     )
+
+
+def _edit_message(update: ListingUpdate, *, was_rejected: bool) -> str:
+    if was_rejected:
+        return _("Saved. The listing is back in review.")
+    if update.in_review:
+        return _(
+            "Saved. Your changes to what buyers read go live once our team has reviewed "
+            "them (usually within a day); until then buyers see the approved version."
+        )
+    return _("Your changes are saved.")
 
 
 def _seller_action(
@@ -164,11 +174,9 @@ def listing_embed(request: HttpRequest, pk: int) -> HttpResponse:
     if not listing.is_public:
         raise Http404
     available = listing_stock(listing=listing)
-    response = render(
+    return render(
         request, "listings/embed.html", {"listing": listing, "available": available}
     )
-    response["Content-Security-Policy"] = "frame-ancestors *"
-    return response
 
 
 @require_GET

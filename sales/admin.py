@@ -89,7 +89,7 @@ class OrderAdmin(ReadOnlyAdmin):
         "refunded_amount",
     ]
     list_filter = ["status", "currency", "created_at"]
-    search_fields = ["=id", "email", "listing__title", "seller__email"]
+    search_fields = ["=id", "=reference", "email", "listing__title", "seller__email"]
     list_select_related = ["listing", "seller"]
     date_hierarchy = "created_at"
     fields = readonly_fields = (
@@ -115,11 +115,13 @@ class OrderAdmin(ReadOnlyAdmin):
                     reason="Refunded by staff",
                 )
             except RefundError as e:
-                self.message_user(request, f"Order #{order.pk}: {e}", messages.ERROR)
+                self.message_user(
+                    request, f"Order #{order.reference}: {e}", messages.ERROR
+                )
             else:
                 self.message_user(
                     request,
-                    f"Order #{order.pk}: refunded {refund.amount} {order.currency}.",
+                    f"Order #{order.reference}: refunded {refund.amount} {order.currency}.",
                 )
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.mail import EmailMultiAlternatives
 
+from codes.importing.text import mask
 from codes.models import Code
 from distribly.emails import make_message
 from listings.models import Listing
@@ -57,6 +58,21 @@ def refund_messages(refund: Refund) -> list[EmailMultiAlternatives]:
         )
     )
     return messages
+
+
+def code_cancelled_message(code: Code, order: Order) -> EmailMultiAlternatives:
+    """To the buyer: the seller cancelled one of their codes without a refund, and why."""
+    return make_message(
+        "code-cancelled",
+        order.email,
+        {
+            "order": order,
+            "listing": order.listing,
+            "code": code,
+            "masked": mask(code.reveal()),
+        },
+        order.language,
+    )
 
 
 def stock_alert_message(

@@ -17,6 +17,16 @@ def new_token() -> str:
     return secrets.token_urlsafe(24)
 
 
+REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford: read aloud safely
+
+
+def new_reference() -> str:
+    """An order's public number: random (50 bits), so it tells nobody how many
+    orders there are, and easy to read out to support: "7KQ2M-9XPTB"."""
+    chars = "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(10))
+    return f"{chars[:5]}-{chars[5:]}"
+
+
 class Order(models.Model):
     """A buyer's purchase of `quantity` codes of one listing."""
 
@@ -46,6 +56,10 @@ class Order(models.Model):
         max_length=8,
         default="en",
         help_text="The buyer's language at checkout, for emails.",
+    )
+    # What buyers and sellers see as the order's number (ids are sequential).
+    reference = models.CharField(
+        max_length=11, unique=True, default=new_reference, editable=False
     )
     # The capability in the order page's link: unguessable, never derived from ids.
     token = models.CharField(
@@ -90,7 +104,7 @@ class Order(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Order #{self.pk}"
+        return f"Order #{self.reference}"
 
     def get_absolute_url(self) -> str:
         return reverse("sales:order-detail", args=[self.token])

@@ -13,7 +13,7 @@ from django.utils import timezone
 from codes.importing.text import mask
 from codes.models import Code
 
-from .models import Order
+from .models import Order, Refund
 
 SALE_STATUSES = [Order.Status.FULFILLED, Order.Status.REFUNDED, Order.Status.PAID]
 
@@ -91,18 +91,32 @@ def orders_for_buyer(*, user: Any) -> Any:
     )
 
 
+def refunded_code_ids(order: Order) -> set[int]:
+    """The order's codes that a refund paid back."""
+    ids: set[int] = set()
+    for code_ids in order.refunds.filter(status=Refund.Status.SUCCEEDED).values_list(
+        "code_ids", flat=True
+    ):
+        ids.update(code_ids)
+    return ids
+
+
 @dataclass(frozen=True)
 class BuyerCode:
-    """A code on its buyer's order page: the value, or only a masked one once cancelled."""
+    """A code on its buyer's order page: the value, or only a masked one once
+    cancelled, with whether a refund paid it back or the seller's reason why not."""
 
     code: Code
     value: str
     cancelled: bool
+    refunded: bool
+    reason: str
 
 
 def buyer_codes(order: Order) -> list[BuyerCode]:
     """The codes of an order for its buyer. A cancelled (refunded, revoked) code shows
     masked: enough to recognise it, not to use it."""
+    refunded = refunded_code_ids(order)
     result = []
     for code in (
         Code.objects.filter(order_id=order.pk)
@@ -116,6 +130,8 @@ def buyer_codes(order: Order) -> list[BuyerCode]:
                 code=code,
                 value=mask(value) if cancelled else value,
                 cancelled=cancelled,
+                refunded=code.pk in refunded,
+                reason=code.cancel_reason if cancelled else "",
             )
         )
     return result

@@ -12,12 +12,13 @@ from typing import Any
 from celery import Task, shared_task
 from django.db import InterfaceError, OperationalError
 
+from codes.models import Code
 from distribly.mail import TRANSIENT_EMAIL_ERRORS
 from listings.models import Listing
 
-from .emails import refund_messages, stock_alert_message
+from .emails import code_cancelled_message, refund_messages, stock_alert_message
 from .exceptions import RefundError
-from .models import Refund
+from .models import Order, Refund
 from .services.delivery import deliveries_sweep, delivery_give_up, order_deliver
 from .services.payments import orders_expire_reservations
 from .services.refunds import order_refund_auto, orders_refund_sweep
@@ -109,3 +110,17 @@ def listings_stock_sweep_task() -> None:
 @shared_task(name="sales.tasks.orders_refund_sweep")
 def orders_refund_sweep_task() -> None:
     orders_refund_sweep()
+
+
+@shared_task(
+    name="sales.tasks.email_code_cancelled",
+    autoretry_for=TRANSIENT_EMAIL_ERRORS + DB_ERRORS,
+    retry_backoff=True,
+    max_retries=8,
+)
+def email_code_cancelled_task(code_id: int) -> None:
+    code = Code.objects.get(pk=code_id)
+    if code.order_id is None:
+        return
+    order = Order.objects.select_related("listing__seller").get(pk=code.order_id)
+    code_cancelled_message(code, order).send()

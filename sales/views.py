@@ -22,10 +22,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from codes.exceptions import OutOfStock
+from codes.exceptions import CodesError, OutOfStock
+from codes.forms import ValidateForm
 from codes.models import Code, CodeReveal
 from codes.services.reveal import code_reveal
+from codes.services.validation import code_state
+from codes.views import validate_render
 from distribly.downloads import csv_response
+from distribly.errors import FieldError
 from distribly.http import AuthenticatedRequest, client_ip, verified_email_required
 from listings.models import Listing
 from listings.selectors import listing_stock, seller_listing_choices
@@ -51,7 +55,7 @@ from .services.checkout import (
 from .services.delivery import order_resend
 from .services.events import payment_event_process
 from .services.payments import payment_confirm, payment_fail, payment_reconcile
-from .services.refunds import order_refund
+from .services.refunds import order_refund, sold_code_cancel
 
 logger = logging.getLogger(__name__)
 
@@ -272,10 +276,14 @@ def sales_refund(request: AuthenticatedRequest, order_id: int) -> HttpResponse:
         messages.success(
             request,
             _(
-                "Refunded %(amount)s %(currency)s for order #%(number)d. "
+                "Refunded %(amount)s %(currency)s for order #%(number)s. "
                 "The buyer is told, and we emailed you the cancelled code(s)."
             )
-            % {"amount": refund.amount, "currency": order.currency, "number": order.pk},
+            % {
+                "amount": refund.amount,
+                "currency": order.currency,
+                "number": order.reference,
+            },
         )
     return redirect(
         reverse("sales:sales-list")
@@ -290,7 +298,7 @@ def sales_export(request: AuthenticatedRequest) -> StreamingHttpResponse:
     )
     rows = (
         (
-            o.pk,
+            o.reference,
             o.created_at.isoformat(),
             o.email,
             o.listing.title,
@@ -341,3 +349,34 @@ def stripe_webhook(request: HttpRequest) -> HttpResponse:
         )
         return HttpResponse(status=503)
     return HttpResponse(status=200)
+
+
+@require_POST
+@verified_email_required
+def code_cancel(request: AuthenticatedRequest, code_id: int) -> HttpResponse:
+    """Validate a code → Cancel this code: refund the buyer for it, or tell them why not."""
+    code = get_object_or_404(
+        Code.objects.select_related("listing"), pk=code_id, seller=request.user
+    )
+    refund = request.POST.get("refund") == "yes"
+    try:
+        done = sold_code_cancel(
+            code=code,
+            by=request.user,
+            refund=refund,
+            reason=request.POST.get("reason", ""),
+        )
+    except FieldError as e:
+        messages.error(request, e.message)
+    except (CodesError, RefundError) as e:
+        messages.error(request, str(e))
+    else:
+        code = done.code
+        messages.success(
+            request,
+            _("The code is cancelled and the buyer is refunded for it.")
+            if done.refund
+            else _("The code is cancelled: it can't be used or sold again."),
+        )
+    code.refresh_from_db()
+    return validate_render(request, ValidateForm(), code_state(code))

@@ -11,7 +11,7 @@ import codecs
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Protocol
 
 from django.utils.translation import gettext as _
 
@@ -29,6 +29,12 @@ def _mark_undecodable(error: UnicodeError) -> tuple[str, int]:
 
 
 codecs.register_error(_ERROR_HANDLER, _mark_undecodable)
+
+
+class Readable(Protocol):
+    """What the reader needs of a file: a binary `read`."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
 
 
 class UnreadableFile(Exception):
@@ -64,7 +70,7 @@ def _detect(head: bytes) -> tuple[str, int]:
     return "utf-8", 0
 
 
-def iter_lines(stream: BinaryIO, state: ReadState | None = None) -> Iterator[Line]:
+def iter_lines(stream: Readable, state: ReadState | None = None) -> Iterator[Line]:
     state = state if state is not None else ReadState()
     first = stream.read(CHUNK_BYTES)
     encoding, skip = _detect(first)

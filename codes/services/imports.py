@@ -20,6 +20,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from codes import uploads
+from codes.crypto import DecryptionError
 from codes.importing.engine import (
     ImportFailed,
     ImportReport,
@@ -197,6 +198,9 @@ def _import_claimed(batch: CodeBatch, token: str) -> CodeBatch:
         return _merge(batch, token, stage, report, state)
     except (ImportFailed, UnreadableFile) as e:
         return _fail(batch.pk, token, str(e), upload_name=batch.upload_name)
+    except DecryptionError:  # the stored file was damaged or its key removed
+        message = _("The uploaded file could not be read back; please upload it again.")
+        return _fail(batch.pk, token, message, upload_name=batch.upload_name)
     except Exception:
         # A crash on our side (database gone, a bug). Never log values: only the id.
         logger.exception(

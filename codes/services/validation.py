@@ -157,13 +157,6 @@ def _cancel(code: Code, reason: str) -> Code:
     return code
 
 
-def code_revoke(*, seller_id: int, value: str, reason: str) -> CodeState:
-    """Revoke a code: a sold or redeemed one is cancelled, an unsold one withdrawn."""
-    with transaction.atomic():
-        code = code_lookup(seller_id=seller_id, value=value, for_update=True)
-        return code_state(_cancel(code, reason or "revoked by the seller"))
-
-
 def code_cancel_by_id(*, seller_id: int, code_id: int, reason: str) -> CodeState:
     with transaction.atomic():
         code = _locked_by_id(seller_id=seller_id, code_id=code_id)

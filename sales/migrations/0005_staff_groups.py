@@ -21,6 +21,7 @@ GROUPS = {
     "Reviewers": [
         ("listings", "listing", "view_listing"),
         ("listings", "listing", "review_listing"),
+        ("listings", "listingrevision", "view_listingrevision"),
         ("codes", "codebatch", "view_codebatch"),
         ("codes", "codebatch", "review_codebatch"),
         ("codes", "batchissue", "view_batchissue"),
@@ -56,7 +57,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ("sales", "0004_order_refund_permission"),
         ("codes", "0005_codebatch_review_permission"),
-        ("listings", "0004_listing_review_permission"),
+        ("listings", "0005_listing_revision"),
         ("auth", "0012_alter_user_first_name_max_length"),
         ("contenttypes", "0002_remove_content_type_name"),
     ]

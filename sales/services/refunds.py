@@ -7,6 +7,7 @@ is recorded under the order's lock.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -18,6 +19,8 @@ from django.utils.translation import gettext as _
 
 from codes.models import Code
 from codes.services.allocation import codes_cancel
+from codes.services.validation import code_cancel_by_id
+from distribly.errors import FieldError
 from distribly.tasks import enqueue, enqueue_on_commit
 from sales.exceptions import RefundError
 from sales.models import Order, Payment, Refund
@@ -27,6 +30,7 @@ from sales.payments.base import ChargeRefunds, PaymentError
 STALE_REFUND = timedelta(minutes=5)
 OS = Order.Status
 REFUND_AUTO_TASK = "sales.tasks.order_refund_auto"
+CODE_CANCELLED_TASK = "sales.tasks.email_code_cancelled"
 
 
 def _refundable_codes(order: Order) -> list[int]:
@@ -211,3 +215,50 @@ def orders_refund_sweep() -> list[int]:
     for order_id in ids:
         enqueue(REFUND_AUTO_TASK, order_id)
     return ids
+
+
+@dataclass(frozen=True)
+class CodeCancellation:
+    """A sold code the seller cancelled: refunded for (`refund`), or not, with a reason."""
+
+    code: Code
+    refund: Refund | None
+
+
+def sold_code_cancel(
+    *, code: Code, by: Any, refund: bool, reason: str
+) -> CodeCancellation:
+    """The seller cancels a code they sold (Validate a code, the API).
+
+    They choose on the spot: refund the buyer for it (the refund cancels the code
+    and tells the buyer), or keep the money and record a reason, which the buyer
+    reads on their order page and in an email. A code nobody bought is simply
+    withdrawn. Raises RefundError, FieldError (no reason) or CodesError.
+    """
+    reason = reason.strip()[:300]
+    sold = code.status in (Code.Status.SOLD, Code.Status.REDEEMED)
+    order_id = code.order_id if sold else None
+    if order_id is not None and refund:
+        order = Order.objects.get(pk=order_id)
+        done = order_refund(
+            order=order,
+            code_ids=[code.pk],
+            by=by,
+            reason=reason or "Cancelled by the seller",
+        )
+        code.refresh_from_db()
+        return CodeCancellation(code=code, refund=done)
+    if order_id is not None and not reason:
+        raise FieldError(
+            "reason",
+            _(
+                "Tell the buyer why their code is cancelled (they will read it), or refund them."
+            ),
+        )
+    with transaction.atomic():
+        state = code_cancel_by_id(
+            seller_id=code.seller_id, code_id=code.pk, reason=reason
+        )
+        if order_id is not None:
+            enqueue_on_commit(CODE_CANCELLED_TASK, code.pk)
+    return CodeCancellation(code=state.code, refund=None)

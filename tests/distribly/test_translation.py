@@ -56,10 +56,10 @@ def texts(html: str) -> set[str]:
 
 
 # What may read the same in both languages: data, names, numbers and symbols
-# (\u00d7 is the multiplication sign, \u2013 the en dash).
+# (\u00d7 is the multiplication sign, \u2013 the en dash), and order references.
 ALLOWED = re.compile(
     r"^([\d\s.,:;·\u00d7=#%()+\-\u2013/$€£¥]|USD|EUR|UTC|CSV|API|Distribly|Webhooks|Total|Error|"
-    r"English|Español|US Dollar|Euro|\.csv)*$"
+    r"English|Español|US Dollar|Euro|\.csv|#[0-9A-Z]{5}-[0-9A-Z]{5})*$"
 )
 
 
