@@ -38,7 +38,7 @@ from codes.services.validation import (
     code_state,
     code_verify,
 )
-from codes.uploads import UploadLimit
+from codes.uploads import upload_exceeded
 from distribly.errors import FieldError
 from listings.models import Listing
 from listings.selectors import seller_listings
@@ -379,11 +379,8 @@ def upload_codes(request: HttpRequest, response: HttpResponse, listing_id: int) 
 
 
 def _upload_file(request: HttpRequest, listing: Listing) -> CodeBatch:
-    # Count the file while it streams in: nothing larger than the limit is stored.
-    limit = UploadLimit(request)
-    request.upload_handlers.insert(0, limit)
-    file = request.FILES.get("file")
-    if limit.exceeded:
+    file = request.FILES.get("file")  # counted while it streams in (UploadLimit)
+    if upload_exceeded(request):
         raise FieldError(
             "file",
             f"larger than {filesizeformat(settings.CODES_UPLOAD_MAX_BYTES)}; "

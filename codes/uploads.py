@@ -24,7 +24,7 @@ from typing import Any, BinaryIO
 from django.conf import settings
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 
-from codes.crypto import Keyring, get_keyring
+from codes.crypto import DecryptionError, Keyring, get_keyring
 
 MAGIC = b"DSU1"
 CHUNK = 1 << 20
@@ -86,7 +86,7 @@ class DecryptingReader:
     def _next_chunk(self) -> bool:
         length = self.file.read(_LENGTH.size)
         if len(length) < _LENGTH.size:
-            raise OSError("the encrypted upload is truncated")
+            raise DecryptionError("the encrypted upload is truncated")
         sealed = self.file.read(_LENGTH.unpack(length)[0])
         last = self.file.peek(1) == b""  # nothing after this record
         self.buffer += self.keyring.open(
@@ -131,13 +131,16 @@ def upload_delete(name: str) -> None:
 
 
 class UploadLimit(FileUploadHandler):
-    """Counts a file's bytes as they stream in and stops past CODES_UPLOAD_MAX_BYTES,
-    before anything larger is written anywhere. `exceeded` tells the view."""
+    """The first of FILE_UPLOAD_HANDLERS: counts a request's uploaded bytes (all its
+    files together) as they stream in and stops past CODES_UPLOAD_MAX_BYTES, before
+    the next handlers keep anything in memory or on disk. `exceeded` tells the view."""
 
     exceeded = False
+    received = 0
 
     def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes | None:
-        if start + len(raw_data) > settings.CODES_UPLOAD_MAX_BYTES:
+        self.received += len(raw_data)
+        if self.received > settings.CODES_UPLOAD_MAX_BYTES:
             self.exceeded = True
             # Read and discard the rest, so that the page can answer with the reason.
             raise StopUpload(connection_reset=False)

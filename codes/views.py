@@ -1,8 +1,6 @@
 from __future__ import annotations
 
 import time
-from functools import wraps
-from typing import Any, cast
 
 from django.contrib import messages
 from django.core.cache import cache
@@ -18,14 +16,12 @@ from django.http import (
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
-from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
 from distribly.downloads import csv_response
 from distribly.errors import add_field_error
 from distribly.http import (
     AuthenticatedRequest,
-    View,
     client_ip,
     verified_email_required,
 )
@@ -56,7 +52,7 @@ from .services.validation import (
     code_state,
     code_verify,
 )
-from .uploads import UploadLimit, upload_exceeded
+from .uploads import upload_exceeded
 from .webhooks.delivery import endpoint_disable, endpoint_set, webhook_send_test
 
 
@@ -82,20 +78,6 @@ def _create_batch(listing: Listing, form: CodesForm) -> CodeBatch:
     )
 
 
-def limit_uploads(view: View) -> View:
-    """Count uploaded files as they stream in and stop past the size limit
-    (codes.uploads.UploadLimit). The handler has to be in place before anything
-    reads the body, and CSRF checking reads it: so CSRF is checked here, after."""
-
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        request.upload_handlers.insert(0, UploadLimit(request))
-        response: HttpResponse = csrf_protect(view)(request, *args, **kwargs)
-        return response
-
-    return cast(View, csrf_exempt(wrapped))
-
-
 def _codes_form(request: HttpRequest) -> CodesForm:
     return CodesForm(
         request.POST or None,
@@ -104,7 +86,6 @@ def _codes_form(request: HttpRequest) -> CodesForm:
     )
 
 
-@limit_uploads
 @verified_email_required
 def unique_codes_create(request: AuthenticatedRequest) -> HttpResponse:
     """My account → Add an item to sell → Unique codes."""
@@ -135,7 +116,6 @@ def unique_codes_create(request: AuthenticatedRequest) -> HttpResponse:
     )
 
 
-@limit_uploads
 @verified_email_required
 def batch_add(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """Add codes to an existing listing: a new batch, uploaded or generated."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -28,14 +29,27 @@ def client_ip(request: HttpRequest) -> str | None:
     ours in front, the address the outermost of them saw (N-th from the right of
     X-Forwarded-For; anything left of it was written by the client)."""
     count = settings.TRUSTED_PROXY_COUNT
+    address: str = request.META.get("REMOTE_ADDR", "")
     if count:
         header: str = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        forwarded = [a.strip() for a in header.split(",")]
-        forwarded = [a for a in forwarded if a]
+        forwarded = [a.strip() for a in header.split(",") if a.strip()]
         if len(forwarded) >= count:
-            return forwarded[-count]
-    address: str | None = request.META.get("REMOTE_ADDR")
-    return address
+            address = forwarded[-count]
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:  # malformed: no address rather than a forged one
+        return None
+
+
+def client_network(address: str | None) -> str:
+    """What per-client limits count by: the address, or for IPv6 its /64 (one
+    subscriber gets a whole /64, so single addresses cost an attacker nothing)."""
+    if not address:
+        return ""
+    ip = ipaddress.ip_address(address)
+    if ip.version == 6:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
 
 
 def verified_email_required(view: View) -> View:

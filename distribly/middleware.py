@@ -5,6 +5,8 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse
 from django.utils import translation
 
+from .views import healthz
+
 
 class UserLanguageMiddleware:
     """A signed-in user's saved language wins over the cookie and the browser's."""
@@ -50,3 +52,17 @@ class ContentSecurityPolicyMiddleware:
             ancestors="*" if framed else "'none'"
         )
         return response
+
+
+class HealthCheckMiddleware:
+    """Answers /healthz before host validation and the https redirect: the container
+    health check calls it as http://127.0.0.1:8000/healthz, which ALLOWED_HOSTS and
+    SECURE_SSL_REDIRECT would otherwise refuse. It reveals only "ok" or "error"."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path_info == "/healthz":
+            return healthz(request)
+        return self.get_response(request)

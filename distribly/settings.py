@@ -141,6 +141,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "distribly.middleware.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "distribly.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -259,6 +260,14 @@ CODES_GENERATE_MAX = envint("CODES_GENERATE_MAX", "1000000")
 CODES_IMPORT_STALE_SECONDS = envint("CODES_IMPORT_STALE_SECONDS", "300")
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# Every upload is counted while it streams in and stopped past CODES_UPLOAD_MAX_BYTES
+# for the whole request, before Django's own handlers keep anything.
+FILE_UPLOAD_HANDLERS = [
+    "codes.uploads.UploadLimit",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+DATA_UPLOAD_MAX_NUMBER_FILES = 2
 
 # Celery: no REDIS_URL means tasks run eagerly in-process (STYLE.md 9.5).
 REDIS_URL = os.getenv("REDIS_URL", "")
@@ -367,6 +376,10 @@ SECURE_SSL_REDIRECT = envbool(
 # TRUSTED_PROXY_COUNT = N, X-Forwarded-Proto says https, and the client address is
 # the Nth address from the right of X-Forwarded-For (distribly.http.client_ip).
 TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", "0")
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("TRUSTED_PROXY_COUNT must be 0 or more")
+# allauth's login rate limits key on the client address too: the same rule.
+ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
 if TRUSTED_PROXY_COUNT:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_HSTS_SECONDS = envint(
@@ -449,6 +462,14 @@ def production_problems() -> list[str]:
         )
     if ANYMAIL_ESP and not envsecret("ANYMAIL_API_KEY"):
         problems.append("ANYMAIL_ESP is set but ANYMAIL_API_KEY is not")
+    if not SITE_URL.startswith("https://"):
+        problems.append(
+            "SITE_URL is not https:// (links in emails, secure cookies and HSTS need it)"
+        )
+    if WEBHOOKS_ALLOW_PRIVATE_URLS:
+        problems.append(
+            "WEBHOOKS_ALLOW_PRIVATE_URLS is on: seller webhooks could reach internal addresses"
+        )
     if PAYMENT_PROVIDER == "dev":
         problems.append(
             "PAYMENT_PROVIDER is 'dev' (a test page that takes no money): set "

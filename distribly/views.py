@@ -53,6 +53,8 @@ def admin_login(request: HttpRequest) -> HttpResponseRedirect:
     """Staff sign in through the site's own login, which allauth rate-limits per
     address and per account (ACCOUNT_RATE_LIMITS): Django's admin login form has
     no throttle, so it never checks a password here; it only sends staff on."""
+    if request.user.is_authenticated:  # signed in but not staff: no loop back here
+        return HttpResponseRedirect(reverse("home"))
     wanted = request.GET.get("next", "")
     if not url_has_allowed_host_and_scheme(wanted, allowed_hosts={request.get_host()}):
         wanted = ""

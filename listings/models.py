@@ -33,6 +33,9 @@ class Listing(models.Model):
     class Kind(models.TextChoices):
         UNIQUE_CODES = "unique_codes", _("Unique codes")
 
+    # Reviewed and on the site (on sale, sold out, or paused by the seller).
+    APPROVED_STATUSES = (Status.ACTIVE, Status.SOLD_OUT, Status.PAUSED)
+
     seller = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="listings"
     )
@@ -102,11 +105,7 @@ class Listing(models.Model):
     def is_public(self) -> bool:
         """Shown to buyers: reviewed, not archived, and its seller's account is active
         (staff deactivating a seller takes all their listings down at once)."""
-        return self.seller.is_active and self.status in (
-            self.Status.ACTIVE,
-            self.Status.SOLD_OUT,
-            self.Status.PAUSED,
-        )
+        return self.seller.is_active and self.status in self.APPROVED_STATUSES
 
     @property
     def is_editable(self) -> bool:

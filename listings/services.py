@@ -29,27 +29,6 @@ from .selectors import RATES_CACHE_KEY, listing_stock
 S = Listing.Status
 REVIEWED_TASK = "listings.tasks.email_listing_reviewed"
 REVISION_REVIEWED_TASK = "listings.tasks.email_listing_revision_reviewed"
-EDITABLE_FIELDS = (
-    "title",
-    "description",
-    "price",
-    "currency",
-    "instructions",
-    "restrictions",
-    "low_stock_threshold",
-    "max_per_order",
-)
-
-
-def listing_create(*, seller: Any, **fields: Any) -> Listing:
-    """Create a listing and submit it for review."""
-    unknown = set(fields) - set(EDITABLE_FIELDS)
-    if unknown:
-        raise TypeError(f"unknown listing fields: {sorted(unknown)}")
-    listing = Listing(seller=seller, status=S.PENDING_REVIEW, **fields)
-    listing.full_clean()
-    listing.save()
-    return listing
 
 
 # What buyers read and what they pay: on an approved listing, changes to these wait
@@ -62,7 +41,19 @@ REVIEWED_FIELDS = (
     "instructions",
     "restrictions",
 )
-APPROVED_STATES = (S.ACTIVE, S.SOLD_OUT, S.PAUSED)
+# What a seller may change on a listing: the above, and what only concerns them.
+EDITABLE_FIELDS = (*REVIEWED_FIELDS, "low_stock_threshold", "max_per_order")
+
+
+def listing_create(*, seller: Any, **fields: Any) -> Listing:
+    """Create a listing and submit it for review."""
+    unknown = set(fields) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise TypeError(f"unknown listing fields: {sorted(unknown)}")
+    listing = Listing(seller=seller, status=S.PENDING_REVIEW, **fields)
+    listing.full_clean()
+    listing.save()
+    return listing
 
 
 @dataclass(frozen=True)
@@ -94,7 +85,8 @@ def listing_update(*, listing: Listing, **fields: Any) -> ListingUpdate:
         listing = Listing.objects.select_for_update().get(pk=listing.pk)
         if listing.status == S.ARCHIVED:
             raise ListingError(_("An archived listing can't be edited."))
-        if listing.status not in APPROVED_STATES:
+        if listing.status not in Listing.APPROVED_STATUSES:
+            _withdraw_pending(listing)  # the whole listing is in review again
             for name, value in fields.items():
                 setattr(listing, name, value)
             if listing.status == S.REJECTED:
@@ -119,15 +111,17 @@ def listing_update(*, listing: Listing, **fields: Any) -> ListingUpdate:
 
 
 def _propose(listing: Listing, changes: dict[str, Any]) -> None:
-    """Replace the listing's pending revision with these changes (none: withdraw it)."""
-    pending = ListingRevision.objects.filter(
-        listing=listing, status=ListingRevision.Status.PENDING
-    )
-    if not changes:
-        pending.update(status=ListingRevision.Status.WITHDRAWN)
-        return
-    if not pending.update(changes=changes, updated_at=timezone.now()):
+    """Withdraw the listing's pending revision and, if there are changes, open a new
+    one. A revision never changes once created: what staff approve is what they saw."""
+    _withdraw_pending(listing)
+    if changes:
         ListingRevision.objects.create(listing=listing, changes=changes)
+
+
+def _withdraw_pending(listing: Listing) -> None:
+    ListingRevision.objects.filter(
+        listing=listing, status=ListingRevision.Status.PENDING
+    ).update(status=ListingRevision.Status.WITHDRAWN, updated_at=timezone.now())
 
 
 def listing_pending_changes(*, listing: Listing) -> dict[str, Any]:

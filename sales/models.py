@@ -78,7 +78,7 @@ class Order(models.Model):
     )
     note = models.CharField(max_length=300, blank=True)
     # Who started the checkout, for the caps on unpaid reservations (not shown).
-    client_ip = models.GenericIPAddressField(null=True, blank=True)
+    client_network = models.CharField(max_length=64, blank=True, default="")
     session_key = models.CharField(max_length=40, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     paid_at = models.DateTimeField(null=True, blank=True)

@@ -18,7 +18,7 @@ urlpatterns = [
         views.sales_show_code,
         name="sales-show-code",
     ),
-    path("sell/sales/<int:order_id>/refund/", views.sales_refund, name="sales-refund"),
+    path("sell/sales/<str:reference>/refund/", views.sales_refund, name="sales-refund"),
     path("sell/validate/<int:code_id>/cancel/", views.code_cancel, name="code-cancel"),
     path("stripe/webhook/", views.stripe_webhook, name="stripe-webhook"),
 ]

@@ -30,7 +30,12 @@ from codes.services.validation import code_state
 from codes.views import validate_render
 from distribly.downloads import csv_response
 from distribly.errors import FieldError
-from distribly.http import AuthenticatedRequest, client_ip, verified_email_required
+from distribly.http import (
+    AuthenticatedRequest,
+    client_ip,
+    client_network,
+    verified_email_required,
+)
 from listings.models import Listing
 from listings.selectors import listing_stock, seller_listing_choices
 
@@ -85,7 +90,8 @@ def checkout(request: HttpRequest, pk: int) -> HttpResponse:
     if not request.session.session_key:
         request.session.save()  # a key to count this browser's unpaid checkouts by
     client = CheckoutClient(
-        ip=client_ip(request), session_key=request.session.session_key or ""
+        network=client_network(client_ip(request)),
+        session_key=request.session.session_key or "",
     )
     try:
         checkout_rate_check(client=client)
@@ -255,8 +261,8 @@ def sales_show_code(request: AuthenticatedRequest, code_id: int) -> HttpResponse
 
 @require_POST
 @verified_email_required
-def sales_refund(request: AuthenticatedRequest, order_id: int) -> HttpResponse:
-    order = get_object_or_404(Order, pk=order_id, seller=request.user)
+def sales_refund(request: AuthenticatedRequest, reference: str) -> HttpResponse:
+    order = get_object_or_404(Order, reference=reference, seller=request.user)
     code_ids = None
     if request.POST.get("code"):
         code = get_object_or_404(

@@ -103,7 +103,9 @@ def codes_cancel(
     return [c.pk for c in codes]
 
 
-def codes_emit_sold(*, order_id: int, seller_id: int, buyer_email: str) -> int:
+def codes_emit_sold(
+    *, order_id: int, order_reference: str, seller_id: int, buyer_email: str
+) -> int:
     """Tell the seller's webhook about each code sold to an order (`code.sold`).
 
     One query when the seller has no webhook endpoint (most sellers): this runs
@@ -127,6 +129,7 @@ def codes_emit_sold(*, order_id: int, seller_id: int, buyer_email: str) -> int:
             data={
                 "listing": {"id": code.listing_id, "title": code.listing.title},
                 "order_id": order_id,
+                "order_reference": order_reference,
                 "buyer_email": buyer_email,
                 "sold_at": code.sold_at.isoformat() if code.sold_at else None,
             },

@@ -111,15 +111,27 @@ def _body(delivery: WebhookDelivery) -> bytes:
     ).encode()
 
 
+def _connect(target: Target, timeout: float | None) -> socket.socket:
+    """A connection to the first checked address that answers, whatever DNS says now
+    (no rebinding)."""
+    error: OSError = OSError("no address to connect to")
+    for address in target.addresses:
+        try:
+            return socket.create_connection((address, target.port), timeout)
+        except OSError as e:
+            error = e
+    raise error
+
+
 class _PinnedHTTPConnection(http.client.HTTPConnection):
-    """Connects to the checked address, whatever DNS says now (no rebinding)."""
+    """Connects only to the checked addresses."""
 
     def __init__(self, target: Target, timeout: float) -> None:
         super().__init__(target.host, target.port, timeout=timeout)
-        self.address = target.address
+        self.target = target
 
     def connect(self) -> None:
-        self.sock = socket.create_connection((self.address, self.port), self.timeout)
+        self.sock = _connect(self.target, self.timeout)
 
 
 class _PinnedHTTPSConnection(http.client.HTTPSConnection):
@@ -128,10 +140,10 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
     def __init__(self, target: Target, timeout: float) -> None:
         self.tls = ssl.create_default_context()
         super().__init__(target.host, target.port, timeout=timeout, context=self.tls)
-        self.address = target.address
+        self.target = target
 
     def connect(self) -> None:
-        sock = socket.create_connection((self.address, self.port), self.timeout)
+        sock = _connect(self.target, self.timeout)
         self.sock = self.tls.wrap_socket(sock, server_hostname=self.host)
 
 

@@ -39,7 +39,25 @@ class Target:
     host: str
     port: int
     path: str
-    address: str
+    addresses: tuple[str, ...]  # every one passed the check; tried in order
+
+
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def _public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Global unicast, and so is any IPv4 address embedded in an IPv6 one
+    (mapped, 6to4, NAT64, Teredo), which would otherwise slip through."""
+    if not address.is_global or address.is_multicast:
+        return False
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = [address.ipv4_mapped, address.sixtofour]
+        if address.teredo:
+            embedded.append(address.teredo[1])
+        if address in NAT64:
+            embedded.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+        return all(_public(v4) for v4 in embedded if v4 is not None)
+    return True
 
 
 def check_url(url: str) -> Target:
@@ -60,7 +78,7 @@ def check_url(url: str) -> Target:
             _("%(host)s does not resolve") % {"host": parts.hostname}
         ) from e
     addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
-    if not allow_private and any(not a.is_global or a.is_multicast for a in addresses):
+    if not allow_private and not all(_public(a) for a in addresses):
         # No address in the message: the seller's DNS must not learn what we reach.
         raise WebhookURLError(
             _(
@@ -75,5 +93,5 @@ def check_url(url: str) -> Target:
         host=parts.hostname,
         port=port,
         path=f"{path}?{parts.query}" if parts.query else path,
-        address=str(addresses[0]),
+        addresses=tuple(dict.fromkeys(str(a) for a in addresses)),
     )

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -36,9 +36,10 @@ class PlacedOrder:
 
 @dataclass(frozen=True)
 class CheckoutClient:
-    """Who starts a checkout, beyond the email: their address and browser session."""
+    """Who starts a checkout, beyond the email: their network (distribly.http.
+    client_network: the address, or an IPv6 /64) and browser session."""
 
-    ip: str | None = None
+    network: str = ""
     session_key: str = ""
 
 
@@ -47,9 +48,9 @@ def checkout_rate_check(*, client: CheckoutClient) -> None:
 
     Raises CheckoutLimited. Fixed one-minute windows in the cache (Redis in production).
     """
-    if not client.ip:
+    if not client.network:
         return
-    key = f"checkout:starts:{client.ip}:{int(time.time()) // 60}"
+    key = f"checkout:starts:{client.network}:{int(time.time()) // 60}"
     cache.add(key, 0, timeout=70)
     try:
         starts = cache.incr(key)
@@ -64,44 +65,66 @@ def checkout_rate_check(*, client: CheckoutClient) -> None:
         )
 
 
-def _check_open_reservations(
-    *, listing: Listing, quantity: int, email: str, client: CheckoutClient
-) -> None:
-    """Unpaid codes one buyer may hold. On one listing: the listing's per-order maximum,
-    for the same email or browser session. In all: CHECKOUT_MAX_OPEN_CODES, for the
-    same email, session or network address (one person, several emails). An address
-    is not a person (an office shares one), so it counts towards the total only."""
+def _lock_buyer(*, email: str, client: CheckoutClient) -> None:
+    """Serialise this buyer's checkouts (PostgreSQL advisory locks on their email,
+    session and network, always in one order: no deadlocks), so that two at once
+    cannot both pass the cap. SQLite's IMMEDIATE transactions serialise already."""
+    if connection.vendor != "postgresql":
+        return
+    keys = sorted(
+        k
+        for k in (f"e:{email}", f"s:{client.session_key}", f"n:{client.network}")
+        if len(k) > 2
+    )
+    with connection.cursor() as cursor:
+        for key in keys:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [key])
+
+
+def _person(email: str, client: CheckoutClient) -> Q:
     person = Q(email=email)
     if client.session_key:
         person |= Q(session_key=client.session_key)
-    anyone_here = person | Q(client_ip=client.ip) if client.ip else person
+    return person
+
+
+def _release_earlier_checkouts(
+    *, listing: Listing, email: str, client: CheckoutClient
+) -> None:
+    """A buyer who comes back from the payment page and starts again gets a fresh
+    checkout: their unpaid one for this listing is released first (should they
+    pay it after all, it gets fresh codes, or is refunded if none remain)."""
+    earlier = Payment.objects.filter(
+        order__in=Order.objects.filter(
+            _person(email, client), listing=listing, status=Order.Status.PENDING
+        ),
+        status__in=[Payment.Status.CREATED, Payment.Status.PENDING],
+    ).values_list("pk", flat=True)
+    for payment_id in list(earlier):
+        payment_fail(payment_id=payment_id)
+
+
+def _check_open_reservations(
+    *, quantity: int, email: str, client: CheckoutClient
+) -> None:
+    """Unpaid codes one buyer may hold at once, CHECKOUT_MAX_OPEN_CODES: counted for
+    the same email, browser session or network (one person, several emails)."""
+    anyone_here = _person(email, client)
+    if client.network:
+        anyone_here |= Q(client_network=client.network)
     held = Order.objects.filter(
         anyone_here, status=Order.Status.PENDING, reserved_until__gt=timezone.now()
-    ).aggregate(
-        total=Coalesce(Sum("quantity"), 0),
-        here=Coalesce(Sum("quantity", filter=person & Q(listing_id=listing.pk)), 0),
-    )
-    minutes = int(RESERVATION.total_seconds() // 60)
-    if held["here"] and held["here"] + quantity > listing.max_per_order:
+    ).aggregate(total=Coalesce(Sum("quantity"), 0))["total"]
+    if held + quantity > settings.CHECKOUT_MAX_OPEN_CODES:
         raise CheckoutLimited(
             _(
-                "You already have %(held)d of this item waiting for payment. Finish that "
-                "checkout, or wait up to %(minutes)d minutes for it to expire, before "
-                "starting another."
-            )
-            % {"held": held["here"], "minutes": minutes}
-        )
-    if held["total"] + quantity > settings.CHECKOUT_MAX_OPEN_CODES:
-        raise CheckoutLimited(
-            _(
-                "You have %(held)d codes waiting for payment in other checkouts; at most "
+                "Codes waiting for payment in other checkouts from you: at most "
                 "%(max)d can wait at once. Finish those checkouts, or wait up to "
                 "%(minutes)d minutes for them to expire."
             )
             % {
-                "held": held["total"],
                 "max": settings.CHECKOUT_MAX_OPEN_CODES,
-                "minutes": minutes,
+                "minutes": int(RESERVATION.total_seconds() // 60),
             }
         )
 
@@ -131,16 +154,16 @@ def order_place(
                 % {"max": listing.max_per_order}
             )
         if client is not None:
-            _check_open_reservations(
-                listing=listing, quantity=quantity, email=email, client=client
-            )
+            _lock_buyer(email=email, client=client)
+            _release_earlier_checkouts(listing=listing, email=email, client=client)
+            _check_open_reservations(quantity=quantity, email=email, client=client)
         order = Order.objects.create(
             listing=listing,
             seller_id=listing.seller_id,
             buyer=buyer if buyer is not None and buyer.is_authenticated else None,
             email=email,
             language=language,
-            client_ip=client.ip if client else None,
+            client_network=client.network if client else "",
             session_key=client.session_key if client else "",
             quantity=quantity,
             unit_price=listing.price,

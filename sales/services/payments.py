@@ -95,7 +95,10 @@ def payment_confirm(*, payment_id: int, provider_payment_id: str = "") -> Order:
         # webhooks survive a broker outage (the sweeps queue them again).
         delivery = Delivery.objects.create(order=order)
         codes_emit_sold(
-            order_id=order.pk, seller_id=order.seller_id, buyer_email=order.email
+            order_id=order.pk,
+            order_reference=order.reference,
+            seller_id=order.seller_id,
+            buyer_email=order.email,
         )
         enqueue_on_commit(DELIVER_TASK, delivery.pk)
         enqueue_on_commit("sales.tasks.order_fulfilled", order.pk)

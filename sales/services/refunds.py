@@ -236,29 +236,38 @@ def sold_code_cancel(
     withdrawn. Raises RefundError, FieldError (no reason) or CodesError.
     """
     reason = reason.strip()[:300]
-    sold = code.status in (Code.Status.SOLD, Code.Status.REDEEMED)
-    order_id = code.order_id if sold else None
-    if order_id is not None and refund:
-        order = Order.objects.get(pk=order_id)
-        done = order_refund(
-            order=order,
-            code_ids=[code.pk],
-            by=by,
-            reason=reason or "Cancelled by the seller",
-        )
-        code.refresh_from_db()
-        return CodeCancellation(code=code, refund=done)
-    if order_id is not None and not reason:
-        raise FieldError(
-            "reason",
-            _(
-                "Tell the buyer why their code is cancelled (they will read it), or refund them."
-            ),
-        )
     with transaction.atomic():
-        state = code_cancel_by_id(
-            seller_id=code.seller_id, code_id=code.pk, reason=reason
+        # Decide on the code as it is now, locked: not on what the caller read.
+        code = Code.objects.select_for_update(of=("self",)).get(pk=code.pk)
+        sold = code.status in (Code.Status.SOLD, Code.Status.REDEEMED)
+        order_id = code.order_id if sold else None
+        if order_id is None or not refund:
+            if order_id is not None and not reason:
+                raise FieldError(
+                    "reason",
+                    _(
+                        "Tell the buyer why their code is cancelled (they will read it), "
+                        "or refund them."
+                    ),
+                )
+            state = code_cancel_by_id(
+                seller_id=code.seller_id, code_id=code.pk, reason=reason
+            )
+            if order_id is not None:
+                enqueue_on_commit(CODE_CANCELLED_TASK, code.pk)
+            return CodeCancellation(code=state.code, refund=None)
+    # A refund calls the provider: outside the lock (order_refund locks the order).
+    done = order_refund(
+        order=Order.objects.get(pk=order_id),
+        code_ids=[code.pk],
+        by=by,
+        reason=reason or "Cancelled by the seller",
+    )
+    if (
+        code.pk not in done.code_ids
+    ):  # an earlier refund of the order was resumed instead
+        raise RefundError(
+            _("Another refund of this order was in progress; try again in a minute.")
         )
-        if order_id is not None:
-            enqueue_on_commit(CODE_CANCELLED_TASK, code.pk)
-    return CodeCancellation(code=state.code, refund=None)
+    code.refresh_from_db()
+    return CodeCancellation(code=code, refund=done)

@@ -128,7 +128,7 @@ def test_refund_cancellation_shows_in_the_api(
     listing, order, _, value = sold_code()
     client.force_login(listing.seller)
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(f"/sell/sales/{order.pk}/refund/")
+        client.post(f"/sell/sales/{order.reference}/refund/")
     client.logout()
     data = call(
         "POST", "/codes/verify", api_key_for(listing.seller), {"code": value}

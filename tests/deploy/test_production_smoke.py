@@ -302,3 +302,11 @@ def test_buy_goes_to_stripe_checkout(production):
     [session] = stripe.sessions.values()
     assert response.headers["Location"] == session["url"]
     assert session["success_url"].startswith(SITE + "/orders/")
+
+
+def test_the_container_health_check_passes_as_the_image_calls_it(production):
+    site = production[0]
+    # Exactly the Dockerfile's HEALTHCHECK: plain http, Host 127.0.0.1, no proxy headers.
+    with urllib.request.urlopen(site.base + "/healthz", timeout=5) as response:
+        assert response.status == 200
+        assert json.loads(response.read())["status"] == "ok"

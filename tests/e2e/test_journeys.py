@@ -104,10 +104,12 @@ def test_seller_staff_and_buyers_journeys(
         "staff@example.com", password=PASSWORD, is_staff=True, is_superuser=True
     )
     staff = browser.new_context().new_page()
+    # Staff sign in through the site's own (rate-limited) login, then land in the admin.
     staff.goto(live_server.url + "/admin/")
-    staff.get_by_label("Email address:").fill("staff@example.com")
-    staff.get_by_label("Password:").fill(PASSWORD)
-    staff.get_by_role("button", name="Log in").click()
+    staff.get_by_label("Email:", exact=True).fill("staff@example.com")
+    staff.get_by_label("Password:", exact=True).fill(PASSWORD)
+    staff.get_by_role("button", name="Sign In").click()
+    staff.wait_for_url(live_server.url + "/admin/")
     admin_action(
         staff,
         live_server,

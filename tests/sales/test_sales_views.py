@@ -67,7 +67,8 @@ def test_another_seller_gets_404_on_every_sales_url(client, user_factory, sold):
         client.post(reverse("sales:sales-show-code", args=[code.pk])).status_code == 404
     )
     assert (
-        client.post(reverse("sales:sales-refund", args=[order.pk])).status_code == 404
+        client.post(reverse("sales:sales-refund", args=[order.reference])).status_code
+        == 404
     )
     page = client.get(reverse("sales:sales-list")).content.decode()
     assert "=cmd@example.com" not in page
@@ -93,7 +94,7 @@ def test_refund_of_a_whole_order_with_the_dev_provider(
     mailoutbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
-            reverse("sales:sales-refund", args=[order.pk]), follow=True
+            reverse("sales:sales-refund", args=[order.reference]), follow=True
         )
     assert "Refunded 19.98 USD" in response.content.decode()
     order.refresh_from_db()

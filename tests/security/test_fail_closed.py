@@ -71,6 +71,13 @@ def test_a_missing_development_example_or_short_secret_is_refused(name, value):
     assert name in _refused(**{name: value})
 
 
+def test_plain_http_site_url_and_private_webhooks_are_refused():
+    assert "SITE_URL is not https://" in _refused(
+        SITE_URL="http://distribly.example.com"
+    )
+    assert "WEBHOOKS_ALLOW_PRIVATE_URLS" in _refused(WEBHOOKS_ALLOW_PRIVATE_URLS="True")
+
+
 def test_the_stripe_placeholders_of_env_example_are_refused():
     stderr = _refused(STRIPE_SECRET_KEY=_example("STRIPE_SECRET_KEY"))
     assert "STRIPE_SECRET_KEY" in stderr

@@ -21,7 +21,7 @@ def test_a_refunded_code_is_masked_and_the_kept_one_stays_whole(
     client.force_login(listing.seller)
     with django_capture_on_commit_callbacks(execute=True):
         client.post(
-            reverse("sales:sales-refund", args=[order.pk]), {"code": refunded.pk}
+            reverse("sales:sales-refund", args=[order.reference]), {"code": refunded.pk}
         )
     client.logout()
 

@@ -43,19 +43,38 @@ def test_two_checkouts_cannot_empty_a_listing(big_listing):
 
     _checkout(client, big_listing, 20, "a@example.com")
     assert _reserved(big_listing) == 20
-    # Another email, same browser and network: the same buyer.
-    _response, said = _checkout(client, big_listing, 5, "b@example.com")
+    # Another browser on the same network, another email: counted together.
+    _response, said = _checkout(Client(), big_listing, 5, "b@example.com")
     assert _reserved(big_listing) == 20
     assert any("waiting for payment" in m for m in said)
 
 
-def test_the_cap_follows_the_email_across_networks_and_browsers(big_listing):
+def test_starting_again_releases_the_earlier_unpaid_checkout(big_listing):
+    """A buyer back from the payment page (they cancelled there) can buy again at once,
+    even when the listing allows one per order; the first reservation goes back."""
+    client = Client()
+    _checkout(client, big_listing, 20, "a@example.com")
+    _checkout(client, big_listing, 3, "a@example.com")
+    assert _reserved(big_listing) == 3
+    statuses = sorted(Order.objects.values_list("status", flat=True))
+    assert statuses == ["failed", "pending"]
+
+
+def test_the_cap_follows_the_email_across_networks_and_browsers(
+    big_listing, active_listing
+):
+    other = active_listing(codes=50, max_per_order=50)
     _checkout(Client(), big_listing, 20, "same@example.com", address="198.51.100.1")
-    _response, said = _checkout(
-        Client(), big_listing, 1, "same@example.com", "198.51.100.2"
-    )
+    _response, said = _checkout(Client(), other, 1, "same@example.com", "198.51.100.2")
     assert _reserved(big_listing) == 20
+    assert _reserved(other) == 0
     assert said
+
+
+def test_an_ipv6_network_counts_as_one_address(big_listing):
+    _checkout(Client(), big_listing, 20, "v6a@example.com", address="2001:db8:1:2::1")
+    _checkout(Client(), big_listing, 5, "v6b@example.com", address="2001:db8:1:2::ffff")
+    assert _reserved(big_listing) == 20
 
 
 def test_other_buyers_are_not_affected(big_listing):

@@ -14,8 +14,10 @@ import socket
 
 import pytest
 
+from codes.exceptions import WebhookURLError
 from codes.models import WebhookDelivery, WebhookEndpoint
 from codes.webhooks.delivery import WebhookSendError, webhook_emit, webhook_send
+from codes.webhooks.signing import check_url
 
 pytestmark = pytest.mark.django_db
 PUBLIC = "93.184.216.34"
@@ -99,3 +101,35 @@ def test_a_host_that_now_resolves_inside_is_refused_without_naming_the_address(
     assert connections == []
     assert "private or internal address" in delivery.last_error
     assert "10.0.0.7" not in delivery.last_error
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://[64:ff9b::7f00:1]/x",  # NAT64 of 127.0.0.1
+        "https://[::ffff:10.0.0.1]/x",  # IPv4-mapped private address
+        "https://[2002:7f00:1::]/x",  # 6to4 of 127.0.0.1
+    ],
+)
+def test_internal_ipv4_inside_ipv6_is_refused(settings, url):
+    settings.WEBHOOKS_ALLOW_PRIVATE_URLS = False
+    with pytest.raises(WebhookURLError):
+        check_url(url)
+
+
+def test_every_checked_address_is_tried_in_turn(
+    settings, seller, monkeypatch, connections
+):
+    settings.WEBHOOKS_ALLOW_PRIVATE_URLS = False
+    delivery = _delivery(seller)
+    monkeypatch.setattr(
+        socket,
+        "getaddrinfo",
+        lambda host, port, *a, **k: [
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", (PUBLIC, port)),
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.35", port)),
+        ],
+    )
+    with pytest.raises(WebhookSendError):
+        webhook_send(delivery_id=delivery.pk)
+    assert connections == [(PUBLIC, 443), ("93.184.216.35", 443)]

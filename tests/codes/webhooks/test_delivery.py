@@ -97,6 +97,7 @@ def test_code_sold_event_carries_the_code_and_a_verifiable_signature(
     assert sorted(e["data"]["code"] for e in sold) == values
     assert sold[0]["data"]["listing"] == {"id": listing.pk, "title": listing.title}
     assert sold[0]["data"]["buyer_email"] == "buyer@example.com"
+    assert sold[0]["data"]["order_reference"] == order.reference
     secret = hooked_seller.webhook_endpoint.secret
     for headers, body in receiver.requests:
         assert independent_verify(secret, headers["Distribly-Signature"], body)
@@ -137,7 +138,7 @@ def test_refund_sends_code_cancelled(
     order = buy(listing)
     client.force_login(hooked_seller)
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(reverse("sales:sales-refund", args=[order.pk]))
+        client.post(reverse("sales:sales-refund", args=[order.reference]))
     cancelled = [e for e in receiver.events() if e["type"] == "code.cancelled"]
     assert [e["data"]["code"] for e in cancelled] == [
         Code.objects.get(order_id=order.pk).reveal()

@@ -292,11 +292,11 @@ def test_seller_refund_goes_through_stripe_once_and_cancels_the_code(
     mailoutbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
         client.post(
-            reverse("sales:sales-refund", args=[order.pk]), {"code": codes[0].pk}
+            reverse("sales:sales-refund", args=[order.reference]), {"code": codes[0].pk}
         )
     with django_capture_on_commit_callbacks(execute=True):
         again = client.post(
-            reverse("sales:sales-refund", args=[order.pk]),
+            reverse("sales:sales-refund", args=[order.reference]),
             {"code": codes[0].pk},
             follow=True,
         )
@@ -340,7 +340,7 @@ def test_a_cancelled_code_is_never_sold_again(
     post_event("checkout.session.completed", stripe_fake.pay(payment.provider_ref))
     client.force_login(listing.seller)
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(reverse("sales:sales-refund", args=[order.pk]))
+        client.post(reverse("sales:sales-refund", args=[order.reference]))
     order.refresh_from_db()
     assert order.status == Order.Status.REFUNDED
     code = Code.objects.get(order_id=order.pk)
