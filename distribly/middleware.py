@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils import translation
 
@@ -47,6 +48,8 @@ class ContentSecurityPolicyMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
+        if settings.DEBUG and response.status_code >= 500:
+            return response  # Django's debug page works with inline handlers
         framed = getattr(response, "xframe_options_exempt", False)
         response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.format(
             ancestors="*" if framed else "'none'"
