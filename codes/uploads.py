@@ -49,14 +49,15 @@ def upload_store(chunks: Iterable[bytes]) -> tuple[str, int]:
     with open(path, "xb") as out:
         path.chmod(0o600)
         out.write(MAGIC + keyring.primary_id.to_bytes(8, "big"))
-        pending = b""
+        pending = bytearray()  # appends and front deletions without copying it all
         for chunk in chunks:
             size += len(chunk)
             pending += chunk
             while len(pending) > CHUNK:
-                _write(out, keyring, name, index, pending[:CHUNK], last=False)
-                pending, index = pending[CHUNK:], index + 1
-        _write(out, keyring, name, index, pending, last=True)
+                _write(out, keyring, name, index, bytes(pending[:CHUNK]), last=False)
+                del pending[:CHUNK]
+                index += 1
+        _write(out, keyring, name, index, bytes(pending), last=True)
     return name, size
 
 
@@ -83,7 +84,7 @@ class DecryptingReader:
         self.buffer = b""
         self.done = False
 
-    def _next_chunk(self) -> bool:
+    def _next_chunk(self) -> None:
         length = self.file.read(_LENGTH.size)
         if len(length) < _LENGTH.size:
             raise DecryptionError("the encrypted upload is truncated")
@@ -94,7 +95,6 @@ class DecryptingReader:
         )
         self.index += 1
         self.done = last
-        return not last
 
     def read(self, size: int = -1) -> bytes:
         while not self.done and (size < 0 or len(self.buffer) < size):

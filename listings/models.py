@@ -3,6 +3,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.urls import reverse
@@ -129,8 +130,8 @@ class ListingRevision(models.Model):
     listing = models.ForeignKey(
         Listing, on_delete=models.CASCADE, related_name="revisions"
     )
-    # {field: proposed value} for the reviewed fields that differ (price as a string).
-    changes = models.JSONField()
+    # {field: proposed value} for the reviewed fields that differ (a price as a string).
+    changes = models.JSONField(encoder=DjangoJSONEncoder)
     status = models.CharField(
         max_length=10, choices=Status.choices, default=Status.PENDING
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING, TypeAlias, TypedDict
+from typing import TYPE_CHECKING, Any, TypeAlias, TypedDict
 
 from django.core.cache import cache
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
@@ -59,6 +59,14 @@ def seller_listings(*, seller_id: int) -> QuerySet[SellerListing]:
         .annotate(changes_in_review=Exists(in_review))
         .order_by("-created_at")
     )
+
+
+def listing_pending_changes(*, listing: Listing) -> dict[str, Any]:
+    """The changes of the listing's revision waiting for review ({} if none)."""
+    revision = ListingRevision.objects.filter(
+        listing=listing, status=ListingRevision.Status.PENDING
+    ).first()
+    return dict(revision.changes) if revision else {}
 
 
 def seller_listing_choices(*, seller_id: int) -> list[tuple[int, str]]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import urllib.request
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -65,10 +64,6 @@ class ListingUpdate:
     in_review: tuple[str, ...] = ()
 
 
-def _json_value(value: Any) -> Any:
-    return str(value) if isinstance(value, Decimal) else value
-
-
 def listing_update(*, listing: Listing, **fields: Any) -> ListingUpdate:
     """Edit a listing.
 
@@ -99,7 +94,7 @@ def listing_update(*, listing: Listing, **fields: Any) -> ListingUpdate:
             setattr(proposed, name, value)
         proposed.full_clean()  # refuse bad values now, not at review time
         changes = {
-            name: _json_value(fields[name])
+            name: fields[name]
             for name in REVIEWED_FIELDS
             if name in fields and getattr(proposed, name) != getattr(listing, name)
         }
@@ -124,14 +119,6 @@ def _withdraw_pending(listing: Listing) -> None:
     ).update(status=ListingRevision.Status.WITHDRAWN, updated_at=timezone.now())
 
 
-def listing_pending_changes(*, listing: Listing) -> dict[str, Any]:
-    """The changes of the listing's revision waiting for review ({} if none)."""
-    revision = ListingRevision.objects.filter(
-        listing=listing, status=ListingRevision.Status.PENDING
-    ).first()
-    return dict(revision.changes) if revision else {}
-
-
 def listing_revision_approve(*, revision: ListingRevision, by: Any) -> ListingRevision:
     """Put a seller's changes live. The seller is emailed."""
     with transaction.atomic():
@@ -140,8 +127,8 @@ def listing_revision_approve(*, revision: ListingRevision, by: Any) -> ListingRe
             raise ListingError(_("Only changes waiting for review can be approved."))
         listing = Listing.objects.select_for_update().get(pk=revision.listing_id)
         for name, value in revision.changes.items():
-            setattr(listing, name, Decimal(value) if name == "price" else value)
-        listing.full_clean()
+            setattr(listing, name, value)
+        listing.full_clean()  # also turns the stored price string back into a Decimal
         listing.save()
         _reviewed(revision, ListingRevision.Status.APPROVED, by, "")
     return revision

@@ -24,13 +24,17 @@ from . import reach
 from .exceptions import ListingError
 from .forms import ListingForm
 from .models import Listing
-from .selectors import listing_stock, public_listings, seller_listings
+from .selectors import (
+    listing_pending_changes,
+    listing_stock,
+    public_listings,
+    seller_listings,
+)
 from .services import (
     EDITABLE_FIELDS,
     ListingUpdate,
     listing_archive,
     listing_pause,
-    listing_pending_changes,
     listing_resume,
     listing_update,
 )

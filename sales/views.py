@@ -377,7 +377,6 @@ def code_cancel(request: AuthenticatedRequest, code_id: int) -> HttpResponse:
     except (CodesError, RefundError) as e:
         messages.error(request, str(e))
     else:
-        code = done.code
         messages.success(
             request,
             _("The code is cancelled and the buyer is refunded for it.")

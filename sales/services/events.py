@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 
@@ -31,21 +30,15 @@ logger = logging.getLogger(__name__)
 CONFIRMING = {"checkout.session.completed", "checkout.session.async_payment_succeeded"}
 
 
-@dataclass(frozen=True)
-class EventResult:
-    """`event` is the row recorded now (its status says what happened), or None
-    when this event had been handled before (`duplicate`)."""
-
-    event: WebhookEvent | None
-    duplicate: bool = False
-
-
-DUPLICATE = EventResult(event=None, duplicate=True)
 S = WebhookEvent.Status
 
 
-def payment_event_process(*, provider_name: str, event: ProviderEvent) -> EventResult:
+def payment_event_process(
+    *, provider_name: str, event: ProviderEvent
+) -> WebhookEvent | None:
     """Apply one verified provider event exactly once (see the module docstring).
+    Returns the event's record (its status says what happened), or None when the
+    event had been handled before.
 
     Call it outside any transaction: it asks the provider before it opens its own.
 
@@ -55,7 +48,7 @@ def payment_event_process(*, provider_name: str, event: ProviderEvent) -> EventR
     if WebhookEvent.objects.filter(
         provider=provider_name, event_id=event.event_id
     ).exists():
-        return DUPLICATE  # a replay: skip the provider call
+        return None  # a replay: skip the provider call
     try:
         effect = _effect_for(provider_name, event)
     except PaymentError as e:
@@ -108,7 +101,7 @@ def _record(
     event: ProviderEvent,
     status: str,
     effect: Callable[[], object],
-) -> EventResult:
+) -> WebhookEvent | None:
     """Record the event id and apply its effect in one transaction."""
     with transaction.atomic():
         try:
@@ -120,14 +113,14 @@ def _record(
                     status=status,
                 )
         except IntegrityError:
-            return DUPLICATE
+            return None  # another delivery of the event got here first
         effect()  # any error here rolls the record back too: the provider retries
-    return EventResult(event=row)
+    return row
 
 
 def _record_failure(
     provider_name: str, event: ProviderEvent, error: PaymentError
-) -> EventResult:
+) -> WebhookEvent | None:
     logger.warning(
         "%s event %s (%s): permanent provider error, recorded for staff",
         provider_name,
@@ -144,4 +137,4 @@ def _record_failure(
                 "error": str(error)[:300],
             },
         )
-    return EventResult(event=row) if created else DUPLICATE
+    return row if created else None

@@ -263,9 +263,8 @@ def sold_code_cancel(
         by=by,
         reason=reason or "Cancelled by the seller",
     )
-    if (
-        code.pk not in done.code_ids
-    ):  # an earlier refund of the order was resumed instead
+    # A refund already pending for the order was resumed instead of this one.
+    if code.pk not in done.code_ids:
         raise RefundError(
             _("Another refund of this order was in progress; try again in a minute.")
         )
