@@ -98,8 +98,15 @@ def codes_cancel(
     Code.objects.filter(id__in=[c.pk for c in codes]).update(
         status=Code.Status.CANCELLED, status_changed_at=now, cancel_reason=reason[:300]
     )
-    for code in codes:
-        webhook_emit_cancelled(code=code, reason=reason)
+    # One query for the sellers without a webhook endpoint (most): no event to queue.
+    if (
+        codes
+        and WebhookEndpoint.objects.filter(
+            seller_id=codes[0].seller_id, active=True
+        ).exists()
+    ):
+        for code in codes:
+            webhook_emit_cancelled(code=code, reason=reason)
     return [c.pk for c in codes]
 
 
