@@ -48,6 +48,12 @@ app.conf.beat_schedule = {
         "task": "sales.tasks.orders_refund_sweep",
         "schedule": 300.0,
     },
+    # Every 5 minutes: refunds still pending (their provider call kept failing or
+    # the process died): checked against the provider's refunds, then asked again.
+    "sales-pending-refunds-sweep": {
+        "task": "sales.tasks.refunds_pending_sweep",
+        "schedule": 300.0,
+    },
     # Every minute: send delivery emails whose queue message was lost (outbox sweep).
     "sales-deliveries-sweep": {
         "task": "sales.tasks.deliveries_sweep",

@@ -12,6 +12,7 @@ import binascii
 import os
 import sys
 import warnings
+from decimal import Decimal
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -345,6 +346,29 @@ if PAYMENT_PROVIDER == "stripe" and not (STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SE
         "PAYMENT_PROVIDER=stripe needs STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET"
     )
 
+# Earnings (Stripe Connect): each sale is a destination charge to the seller's
+# connected account; the platform keeps its fee. Connect events (account.updated,
+# payout.*) come to their own endpoint with their own signing secret.
+STRIPE_CONNECT_WEBHOOK_SECRET = envsecret("STRIPE_CONNECT_WEBHOOK_SECRET")
+STRIPE_CONNECT_COUNTRY = os.getenv("STRIPE_CONNECT_COUNTRY", "US")
+# A listing sells only once its seller can receive payouts (on with Stripe).
+SELLERS_NEED_PAYOUTS = envbool(
+    "SELLERS_NEED_PAYOUTS", str(PAYMENT_PROVIDER == "stripe")
+)
+# The platform fee: a percentage of each order, plus an optional fixed part per
+# currency ("USD:0.30,EUR:0.25"), rounded half up to the currency's minor unit.
+PLATFORM_FEE_PERCENT = Decimal(os.getenv("PLATFORM_FEE_PERCENT", "5"))
+PLATFORM_FEE_FIXED = {
+    currency.strip().upper(): Decimal(amount)
+    for currency, _sep, amount in (
+        part.partition(":")
+        for part in os.getenv("PLATFORM_FEE_FIXED", "").split(",")
+        if part.strip()
+    )
+}
+# Whether a refund gives the platform's fee back (in proportion) or keeps it.
+REFUND_PLATFORM_FEE = envbool("REFUND_PLATFORM_FEE", "True")
+
 # Checkout: codes one buyer (email, address or browser session) may hold unpaid at
 # once across all listings, and checkouts one address may start per minute. Stock
 # is reserved before payment; without caps anyone could hold a whole listing.
@@ -479,6 +503,13 @@ def production_problems() -> list[str]:
         problems.append(
             "STRIPE_SECRET_KEY or STRIPE_WEBHOOK_SECRET is an example value"
         )
+    elif SELLERS_NEED_PAYOUTS and not STRIPE_CONNECT_WEBHOOK_SECRET:
+        problems.append(
+            "STRIPE_CONNECT_WEBHOOK_SECRET is not set: sellers' payout accounts "
+            "would never be updated"
+        )
+    if STRIPE_API_BASE:
+        problems.append("STRIPE_API_BASE is set: payments would go to a stand-in")
     return [p for p in problems if p]
 
 

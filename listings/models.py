@@ -9,6 +9,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from distribly.accounts.payouts import seller_can_sell
 from distribly.currency import format_amount
 
 # What a listing can sell: its codes that are available and in an approved batch
@@ -105,8 +106,13 @@ class Listing(models.Model):
     @property
     def is_public(self) -> bool:
         """Shown to buyers: reviewed, not archived, and its seller's account is active
-        (staff deactivating a seller takes all their listings down at once)."""
-        return self.seller.is_active and self.status in self.APPROVED_STATUSES
+        (staff deactivating a seller takes all their listings down at once) and can
+        receive the buyers' money (SELLERS_NEED_PAYOUTS)."""
+        return (
+            self.seller.is_active
+            and self.status in self.APPROVED_STATUSES
+            and seller_can_sell(self.seller)
+        )
 
     @property
     def is_editable(self) -> bool:

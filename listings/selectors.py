@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any, TypeAlias, TypedDict
 from django.core.cache import cache
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
+from distribly.accounts.payouts import selling_sellers
+
 from .models import CODE_FOR_SALE, ExchangeRate, Listing, ListingRevision
 
 if TYPE_CHECKING:
@@ -80,7 +82,9 @@ def seller_listing_choices(*, seller_id: int) -> list[tuple[int, str]]:
 
 def public_listings() -> QuerySet[Listing]:
     return (
-        Listing.objects.filter(status=Listing.Status.ACTIVE, seller__is_active=True)
+        Listing.objects.filter(
+            selling_sellers(), status=Listing.Status.ACTIVE, seller__is_active=True
+        )
         .select_related("seller")
         .annotate(available=Count("codes", filter=FOR_SALE))
         .order_by("-created_at")

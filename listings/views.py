@@ -18,6 +18,7 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_GET, require_POST
 from django_stubs_ext import StrOrPromise
 
+from distribly.accounts.payouts import seller_can_sell, selling_sellers
 from distribly.http import AuthenticatedRequest, verified_email_required
 
 from . import reach
@@ -57,7 +58,11 @@ def listing_list(request: AuthenticatedRequest) -> HttpResponse:
     page = Paginator(seller_listings(seller_id=request.user.pk), 25).get_page(
         request.GET.get("page")
     )
-    return render(request, "listings/listing_list.html", {"page": page})
+    return render(
+        request,
+        "listings/listing_list.html",
+        {"page": page, "needs_payouts": not seller_can_sell(request.user)},
+    )
 
 
 def listing_detail(request: HttpRequest, pk: int) -> HttpResponse:
@@ -79,6 +84,7 @@ def listing_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "available": available,
             "low_stock": low,
             "is_owner": is_owner,
+            "needs_payouts": is_owner and not seller_can_sell(listing.seller),
             "max_quantity": max(1, min(listing.max_per_order, available)),
             "share": reach.share_links(listing),
             "embed_html": reach.embed_html(listing),
@@ -206,7 +212,7 @@ class ListingSitemap(Sitemap[Listing]):
 
     def items(self) -> Any:
         return Listing.objects.filter(
-            status=Listing.Status.ACTIVE, seller__is_active=True
+            selling_sellers(), status=Listing.Status.ACTIVE, seller__is_active=True
         ).order_by("pk")
 
     def lastmod(self, item: Listing) -> Any:

@@ -9,7 +9,18 @@ from django.http import HttpRequest
 from distribly.admin import ReadOnlyAdmin
 
 from .exceptions import RefundError
-from .models import Delivery, Order, Payment, Refund, WebhookEvent
+from .models import (
+    Delivery,
+    Dispute,
+    LedgerEntry,
+    Order,
+    Payment,
+    Payout,
+    Refund,
+    WebhookEvent,
+)
+from .payments.base import PaymentError
+from .services.disputes import dispute_stage
 from .services.refunds import order_refund
 
 PAYMENT_INLINE_FIELDS: tuple[str, ...] = (
@@ -178,3 +189,50 @@ class DeliveryAdmin(ReadOnlyAdmin):
     ]
     list_filter = ["status"]
     search_fields = ["=order__id"]
+
+
+@admin.register(Dispute)
+class DisputeAdmin(ReadOnlyAdmin):
+    """Disputes: the evidence staged on the provider's dispute, and Submit."""
+
+    list_display = ("provider_dispute_id", "order", "amount", "currency", "reason", "status", "evidence_due_by", "evidence_submitted_at")  # fmt: skip
+    list_filter = ("status", "reason")
+    search_fields = ("provider_dispute_id", "order__reference", "order__email")
+    readonly_fields = ("order", "provider_dispute_id", "amount", "currency", "reason", "status", "evidence_due_by", "evidence_submitted_at", "evidence", "created_at", "closed_at")  # fmt: skip
+    actions = ("submit_evidence",)
+
+    @admin.action(
+        description="Submit the staged evidence to the bank",
+        permissions=["submit"],
+    )
+    def submit_evidence(
+        self, request: HttpRequest, queryset: QuerySet[Dispute]
+    ) -> None:
+        for dispute in queryset.filter(status=Dispute.Status.OPEN):
+            try:
+                dispute_stage(dispute_id=dispute.pk, submit=True)
+            except PaymentError as e:
+                self.message_user(
+                    request, f"{dispute}: not submitted: {e}", messages.ERROR
+                )
+            else:
+                self.message_user(request, f"{dispute}: evidence submitted.")
+
+    def has_submit_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("sales.submit_dispute")
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "order", "seller", "kind", "gross", "platform_fee", "seller_net", "currency")  # fmt: skip
+    list_filter = ("kind", "currency")
+    search_fields = ("order__reference", "seller__email")
+    list_select_related = ("order", "seller")
+    show_full_result_count = False
+
+
+@admin.register(Payout)
+class PayoutAdmin(ReadOnlyAdmin):
+    list_display = ("provider_payout_id", "seller", "amount", "currency", "status", "arrival_date")  # fmt: skip
+    list_filter = ("status",)
+    search_fields = ("provider_payout_id", "seller__email")

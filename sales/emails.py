@@ -11,7 +11,7 @@ from codes.models import Code
 from distribly.emails import make_message
 from listings.models import Listing
 
-from .models import Order, Refund
+from .models import Dispute, Order, Refund
 
 
 def _codes(
@@ -83,4 +83,20 @@ def stock_alert_message(
         listing.seller.email,
         {"listing": listing, "available": available},
         listing.seller.language,
+    )
+
+
+def dispute_message(dispute: Dispute) -> EmailMultiAlternatives:
+    """To the seller: a dispute opened (with the codes, to disable them), or its outcome."""
+    order = dispute.order
+    return make_message(
+        "dispute",
+        order.listing.seller.email,
+        {
+            "dispute": dispute,
+            "order": order,
+            "listing": order.listing,
+            "codes": _codes(order),
+        },
+        order.listing.seller.language,
     )

@@ -76,6 +76,10 @@ class Order(models.Model):
     refunded_amount = models.DecimalField(
         max_digits=10, decimal_places=2, default=Decimal("0")
     )
+    # The platform's part of `amount`, fixed at checkout (sales.services.earnings).
+    platform_fee = models.DecimalField(
+        max_digits=10, decimal_places=2, default=Decimal("0")
+    )
     note = models.CharField(max_length=300, blank=True)
     # Who started the checkout, for the caps on unpaid reservations (not shown).
     client_network = models.CharField(max_length=64, blank=True, default="")
@@ -134,6 +138,8 @@ class Payment(models.Model):
     provider_ref = models.CharField(max_length=255, unique=True, null=True, blank=True)
     # Stripe: the PaymentIntent, needed for refunds.
     provider_payment_id = models.CharField(max_length=255, blank=True, db_index=True)
+    # The seller's payout account the money went to (a destination charge), if any.
+    destination = models.CharField(max_length=255, blank=True)
     status = models.CharField(
         max_length=10, choices=Status.choices, default=Status.CREATED
     )
@@ -253,3 +259,129 @@ class Refund(models.Model):
 
     def __str__(self) -> str:
         return f"Refund #{self.pk} of order #{self.order_id}"
+
+
+class LedgerEntry(models.Model):
+    """One movement of an order's money, split between the platform and the seller.
+
+    Append-only: a sale, each refund, each dispute outcome. Per order, the sums are
+    what Sales shows (gross, platform fee, net to seller) and what
+    `reconcile_earnings` compares with the provider. Amounts are signed: money that
+    went back to the buyer is negative. `gross == platform_fee + seller_net`.
+    """
+
+    class Kind(models.TextChoices):
+        SALE = "sale", _("Sale")
+        REFUND = "refund", _("Refund")
+        DISPUTE = "dispute", _("Dispute lost")
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="ledger")
+    seller = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    refund = models.OneToOneField(
+        Refund, on_delete=models.PROTECT, null=True, blank=True, related_name="ledger"
+    )
+    dispute = models.OneToOneField(
+        "Dispute", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    currency = models.CharField(max_length=3)
+    gross = models.DecimalField(max_digits=10, decimal_places=2)
+    platform_fee = models.DecimalField(max_digits=10, decimal_places=2)
+    seller_net = models.DecimalField(max_digits=10, decimal_places=2)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "ledger entries"
+        indexes = [
+            models.Index(fields=["seller", "created_at"], name="ledger_seller_time_idx")
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["order"],
+                condition=Q(kind="sale"),
+                name="ledger_one_sale_per_order",
+            ),
+            models.CheckConstraint(
+                condition=Q(gross=models.F("platform_fee") + models.F("seller_net")),
+                name="ledger_parts_add_up",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.gross} {self.currency} (order #{self.order_id})"
+
+
+class Payout(models.Model):
+    """Money the provider paid out of a seller's payout account to their bank."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("On its way")
+        IN_TRANSIT = "in_transit", _("In transit")
+        PAID = "paid", _("Paid")
+        FAILED = "failed", _("Failed")
+        CANCELED = "canceled", _("Cancelled")
+
+    seller = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payouts"
+    )
+    provider_payout_id = models.CharField(max_length=255, unique=True)
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=12, choices=Status.choices)
+    arrival_date = models.DateField(null=True, blank=True)
+    failure_message = models.CharField(max_length=300, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-arrival_date", "-pk"]
+
+    def __str__(self) -> str:
+        return f"Payout {self.provider_payout_id} ({self.status})"
+
+
+class Dispute(models.Model):
+    """A buyer's bank took the payment back (a chargeback): `open → won | lost`."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        WON = "won", _("Won")
+        LOST = "lost", _("Lost")
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="disputes")
+    provider_dispute_id = models.CharField(max_length=255, unique=True)
+    amount = models.DecimalField(max_digits=10, decimal_places=2)
+    currency = models.CharField(max_length=3)
+    reason = models.CharField(max_length=50, blank=True)
+    status = models.CharField(
+        max_length=8, choices=Status.choices, default=Status.OPEN, db_index=True
+    )
+    # Evidence assembled from our records, staged with the provider for staff to submit.
+    evidence = models.JSONField(default=dict, blank=True)
+    evidence_due_by = models.DateTimeField(null=True, blank=True)
+    evidence_submitted_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        permissions = [("submit_dispute", "Can submit dispute evidence")]
+
+    def __str__(self) -> str:
+        return f"Dispute {self.provider_dispute_id} of order #{self.order_id}"
+
+
+class OrderPageView(models.Model):
+    """The buyer's order page was shown with its codes: when, and from where.
+    Evidence in a dispute ("the buyer saw the code"), kept with the order."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="views")
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["at"]
+
+    def __str__(self) -> str:
+        return f"Order #{self.order_id} shown at {self.at:%Y-%m-%d %H:%M}"

@@ -7,13 +7,14 @@ from decimal import Decimal
 from typing import Any
 
 from allauth.account.models import EmailAddress
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from codes.importing.text import mask
 from codes.models import Code
 
-from .models import Order, Refund
+from .models import LedgerEntry, Order, Refund
 
 SALE_STATUSES = [Order.Status.FULFILLED, Order.Status.REFUNDED, Order.Status.PAID]
 
@@ -37,20 +38,33 @@ def seller_sales(
             qs = qs.filter(created_at__date__gte=filters.date_from)
         if filters.date_to:
             qs = qs.filter(created_at__date__lte=filters.date_to)
-    return qs.select_related("listing").order_by("-created_at")
+    return (
+        qs.select_related("listing")
+        .prefetch_related("disputes")
+        .order_by("-created_at")
+    )
 
 
 def sales_totals(qs: QuerySet[Order]) -> list[dict[str, Any]]:
-    """Gross, refunded and net per currency, in one query."""
+    """Per currency: gross, refunded, then from the ledger the platform fee and the
+    net to the seller (after fees, refunds and lost disputes). Two queries."""
+    zero = Decimal("0")
+    ledger: dict[str, dict[str, Any]] = {
+        r["currency"]: dict(r)
+        for r in LedgerEntry.objects.filter(order__in=qs.values("pk"))
+        .values("currency")
+        .annotate(fee=Sum("platform_fee"), net=Sum("seller_net"))
+    }
     rows = qs.values("currency").annotate(
         gross=Sum("amount"), refunded=Sum("refunded_amount")
     )
     return [
         {
             "currency": r["currency"],
-            "gross": r["gross"] or Decimal("0"),
-            "refunded": r["refunded"] or Decimal("0"),
-            "net": (r["gross"] or Decimal("0")) - (r["refunded"] or Decimal("0")),
+            "gross": r["gross"] or zero,
+            "refunded": r["refunded"] or zero,
+            "fee": ledger.get(r["currency"], {}).get("fee") or zero,
+            "net": ledger.get(r["currency"], {}).get("net") or zero,
         }
         for r in rows.order_by("currency")
     ]
@@ -62,6 +76,8 @@ class SaleRow:
 
     order: Order
     codes: list[Code]
+    fee: Decimal = Decimal("0")
+    net: Decimal = Decimal("0")
 
 
 def sales_rows(orders: list[Order]) -> list[SaleRow]:
@@ -75,7 +91,12 @@ def sales_rows(orders: list[Order]) -> list[SaleRow]:
     ):
         if code.order_id is not None:
             grouped[code.order_id].append(code)
-    return [SaleRow(order=o, codes=grouped[o.pk]) for o in orders]
+    money = ledger_by_order([o.pk for o in orders])
+    return [
+        SaleRow(order=o, codes=grouped[o.pk], fee=fee, net=net)
+        for o in orders
+        for fee, net in [money.get(o.pk, (Decimal("0"), Decimal("0")))]
+    ]
 
 
 def orders_for_buyer(*, user: Any) -> Any:
@@ -135,3 +156,41 @@ def buyer_codes(order: Order) -> list[BuyerCode]:
             )
         )
     return result
+
+
+def earnings_deductions(*, seller_id: int, limit: int = 50) -> QuerySet[LedgerEntry]:
+    """What was taken back from the seller's earnings: refunds and lost disputes."""
+    return (
+        LedgerEntry.objects.filter(seller_id=seller_id)
+        .exclude(kind=LedgerEntry.Kind.SALE)
+        .select_related("order")
+        .order_by("-created_at")[:limit]
+    )
+
+
+def ledger_by_order(order_ids: list[int]) -> dict[int, tuple[Decimal, Decimal]]:
+    """(platform fee, net to seller) per order, all movements included."""
+    return {
+        order_id: (fee, net)
+        for order_id, fee, net in LedgerEntry.objects.filter(order_id__in=order_ids)
+        .values("order_id")
+        .annotate(fee=Sum("platform_fee"), net=Sum("seller_net"))
+        .values_list("order_id", "fee", "net")
+    }
+
+
+def with_earnings(qs: QuerySet[Order]) -> QuerySet[Order]:
+    """Orders annotated with `fee` and `net` (to the seller) from the ledger."""
+
+    def total(field: str) -> Any:
+        return Coalesce(
+            Subquery(
+                LedgerEntry.objects.filter(order=OuterRef("pk"))
+                .values("order")
+                .annotate(total=Sum(field))
+                .values("total")
+            ),
+            Decimal("0"),
+        )
+
+    return qs.annotate(fee=total("platform_fee"), net=total("seller_net"))

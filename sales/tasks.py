@@ -16,12 +16,24 @@ from codes.models import Code
 from distribly.mail import TRANSIENT_EMAIL_ERRORS
 from listings.models import Listing
 
-from .emails import code_cancelled_message, refund_messages, stock_alert_message
+from .emails import (
+    code_cancelled_message,
+    dispute_message,
+    refund_messages,
+    stock_alert_message,
+)
 from .exceptions import RefundError
-from .models import Order, Refund
+from .models import Dispute, Order, Refund
+from .payments.base import PaymentError
 from .services.delivery import deliveries_sweep, delivery_give_up, order_deliver
+from .services.disputes import dispute_stage
 from .services.payments import orders_expire_reservations
-from .services.refunds import order_refund_auto, orders_refund_sweep
+from .services.refunds import (
+    order_refund_auto,
+    orders_refund_sweep,
+    refund_resume,
+    refunds_pending_sweep,
+)
 from .services.stock import listings_stock_sweep, order_after_fulfilment
 
 logger = logging.getLogger(__name__)
@@ -92,6 +104,23 @@ def order_refund_auto_task(self: Task[Any, None], order_id: int) -> None:
         ) from e
 
 
+@shared_task(name="sales.tasks.refund_resume", bind=True, max_retries=6)
+def refund_resume_task(self: Task[Any, None], refund_id: int) -> None:
+    try:
+        refund_resume(refund_id=refund_id)
+    except RefundError as e:
+        # Refused for good: the refund is marked failed (staff see it); else retry.
+        if Refund.objects.filter(pk=refund_id, status=Refund.Status.PENDING).exists():
+            raise self.retry(
+                exc=e, countdown=min(1800, 60 * 2**self.request.retries)
+            ) from e
+
+
+@shared_task(name="sales.tasks.refunds_pending_sweep")
+def refunds_pending_sweep_task() -> None:
+    refunds_pending_sweep()
+
+
 @shared_task(name="sales.tasks.orders_expire_reservations")
 def orders_expire_reservations_task() -> None:
     orders_expire_reservations()
@@ -124,3 +153,30 @@ def email_code_cancelled_task(code_id: int) -> None:
         return
     order = Order.objects.select_related("listing__seller").get(pk=code.order_id)
     code_cancelled_message(code, order).send()
+
+
+@shared_task(
+    name="sales.tasks.email_dispute",
+    autoretry_for=TRANSIENT_EMAIL_ERRORS + DB_ERRORS,
+    retry_backoff=True,
+    max_retries=8,
+)
+def email_dispute_task(dispute_id: int) -> None:
+    dispute = Dispute.objects.select_related("order__listing__seller").get(
+        pk=dispute_id
+    )
+    dispute_message(dispute).send()
+
+
+@shared_task(name="sales.tasks.dispute_stage_evidence", bind=True, max_retries=8)
+def dispute_stage_evidence_task(self: Task[Any, None], dispute_id: int) -> None:
+    """Stage our evidence on the provider's dispute (not submitted)."""
+    try:
+        dispute_stage(dispute_id=dispute_id)
+    except PaymentError as e:
+        if e.permanent:
+            logger.warning("dispute %s: evidence not staged: %s", dispute_id, e)
+            return
+        raise self.retry(
+            exc=e, countdown=min(1800, 30 * 2**self.request.retries)
+        ) from e

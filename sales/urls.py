@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import views
+from . import earnings_views, views
 
 app_name = "sales"
 urlpatterns = [
@@ -21,4 +21,35 @@ urlpatterns = [
     path("sell/sales/<str:reference>/refund/", views.sales_refund, name="sales-refund"),
     path("sell/validate/<int:code_id>/cancel/", views.code_cancel, name="code-cancel"),
     path("stripe/webhook/", views.stripe_webhook, name="stripe-webhook"),
+    path(
+        "stripe/connect/webhook/",
+        earnings_views.stripe_connect_webhook,
+        name="stripe-connect-webhook",
+    ),
+    path("sell/earnings/payouts/", earnings_views.payouts, name="payouts"),
+    path(
+        "sell/earnings/payouts/setup/",
+        earnings_views.payouts_setup,
+        name="payouts-setup",
+    ),
+    path(
+        "sell/earnings/payouts/refresh/",
+        earnings_views.payouts_refresh,
+        name="payouts-refresh",
+    ),
+    path(
+        "sell/earnings/payouts/return/",
+        earnings_views.payouts_return,
+        name="payouts-return",
+    ),
+    path(
+        "sell/earnings/payouts/dashboard/",
+        earnings_views.payouts_dashboard,
+        name="payouts-dashboard",
+    ),
+    path(
+        "pay/test/onboard/<str:account_id>/",
+        earnings_views.dev_onboard,
+        name="dev-onboard",
+    ),
 ]

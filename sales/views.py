@@ -7,12 +7,10 @@ from dataclasses import dataclass
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db import OperationalError
 from django.http import (
     Http404,
     HttpRequest,
     HttpResponse,
-    HttpResponseBadRequest,
     StreamingHttpResponse,
 )
 from django.shortcuts import get_object_or_404, redirect, render
@@ -43,13 +41,14 @@ from .exceptions import OrderError, RefundError
 from .forms import CheckoutForm, SalesFilterForm
 from .models import Order, Payment
 from .payments import get_provider
-from .payments.base import InvalidWebhook, PaymentError
+from .payments.base import PaymentError
 from .selectors import (
     buyer_codes,
     orders_for_buyer,
     sales_rows,
     sales_totals,
     seller_sales,
+    with_earnings,
 )
 from .services.checkout import (
     CheckoutClient,
@@ -57,10 +56,10 @@ from .services.checkout import (
     checkout_start,
     order_place,
 )
-from .services.delivery import order_resend
-from .services.events import payment_event_process
+from .services.delivery import order_page_viewed, order_resend
 from .services.payments import payment_confirm, payment_fail, payment_reconcile
 from .services.refunds import order_refund, sold_code_cancel
+from .webhooks import webhook_response
 
 logger = logging.getLogger(__name__)
 
@@ -162,6 +161,8 @@ def order_detail(request: HttpRequest, token: str) -> HttpResponse:
                 payment_reconcile(payment=payment)
             order.refresh_from_db()
     codes = buyer_codes(order) if order.has_codes else []
+    if codes:
+        order_page_viewed(order=order, ip=client_ip(request))
     response = render(
         request, "sales/order_detail.html", {"order": order, "codes": codes}
     )
@@ -312,9 +313,11 @@ def sales_export(request: AuthenticatedRequest) -> StreamingHttpResponse:
             o.amount,
             o.currency,
             o.refunded_amount,
+            o.fee,  # type: ignore[attr-defined]  # with_earnings
+            o.net,  # type: ignore[attr-defined]
             o.get_status_display(),
         )
-        for o in qs.iterator(chunk_size=1000)
+        for o in with_earnings(qs).iterator(chunk_size=1000)
     )
     header = [
         "order",
@@ -325,6 +328,8 @@ def sales_export(request: AuthenticatedRequest) -> StreamingHttpResponse:
         "amount",
         "currency",
         "refunded",
+        "platform fee",
+        "net to you",
         "status",
     ]
     return csv_response("distribly-sales.csv", header, rows)
@@ -336,25 +341,9 @@ def sales_export(request: AuthenticatedRequest) -> StreamingHttpResponse:
 @csrf_exempt
 @require_POST
 def stripe_webhook(request: HttpRequest) -> HttpResponse:
-    """Verified here, then applied once by `payment_event_process`.
-
-    200 when the event is handled (now, before, or recorded as a permanent
-    failure); 503 on a transient failure so that Stripe sends it again. Any other
-    error rolls the event back and answers 500, which Stripe also retries.
-    """
-    try:
-        event = get_provider("stripe").parse_webhook(request)
-    except InvalidWebhook as e:
-        logger.warning("stripe webhook refused: %s", e)
-        return HttpResponseBadRequest("invalid signature")
-    try:
-        payment_event_process(provider_name="stripe", event=event)
-    except (PaymentError, OperationalError) as e:
-        logger.warning(
-            "stripe webhook %s: transient failure %s", event.event_id, type(e).__name__
-        )
-        return HttpResponse(status=503)
-    return HttpResponse(status=200)
+    """Payment events (checkout, refunds, disputes): see `webhook_response`."""
+    provider = get_provider("stripe")
+    return webhook_response(request, provider, provider.parse_webhook)
 
 
 @require_POST

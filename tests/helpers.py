@@ -30,6 +30,7 @@ PRODUCTION_ENV = {
     "EMAIL_URL": "smtp://mail.example.com:587",
     "STRIPE_SECRET_KEY": "sk_test_abc",
     "STRIPE_WEBHOOK_SECRET": "whsec_abc",
+    "STRIPE_CONNECT_WEBHOOK_SECRET": "whsec_connect_abc",
 }
 
 

@@ -3,7 +3,9 @@ from __future__ import annotations
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from .models import User
+from distribly.admin import ReadOnlyAdmin
+
+from .models import PayoutAccount, User
 
 
 @admin.register(User)
@@ -40,3 +42,12 @@ class UserAdmin(BaseUserAdmin[User]):
     add_fieldsets = (
         (None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),
     )
+
+
+@admin.register(PayoutAccount)
+class PayoutAccountAdmin(ReadOnlyAdmin):
+    """Sellers' payout accounts, as the provider last reported them."""
+
+    list_display = ("user", "provider", "account_id", "details_submitted", "charges_enabled", "payouts_enabled", "updated_at")  # fmt: skip
+    list_filter = ("provider", "payouts_enabled", "charges_enabled")
+    search_fields = ("user__email", "account_id")

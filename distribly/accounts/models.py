@@ -79,3 +79,32 @@ class User(AbstractUser):
 
     def get_short_name(self) -> str:
         return self.display_name or self.email
+
+
+class PayoutAccount(models.Model):
+    """The seller's account with the payment provider that pays them out (a Stripe
+    Connect account; simulated by the `dev` provider). Its state is the provider's,
+    copied here when the seller comes back from onboarding and on `account.updated`.
+    """
+
+    user = models.OneToOneField(
+        User, on_delete=models.CASCADE, related_name="payout_account"
+    )
+    provider = models.CharField(max_length=20)
+    account_id = models.CharField(max_length=255, unique=True)
+    details_submitted = models.BooleanField(default=False)
+    charges_enabled = models.BooleanField(default=False)
+    payouts_enabled = models.BooleanField(default=False)
+    # What the provider still needs from the seller (its `requirements.currently_due`).
+    currently_due = models.JSONField(default=list, blank=True)
+    disabled_reason = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.provider} payout account {self.account_id}"
+
+    @property
+    def can_receive(self) -> bool:
+        """Sales may be paid out to it: the buyer's money goes straight there."""
+        return self.charges_enabled and self.payouts_enabled

@@ -7,6 +7,7 @@ nowhere else.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -15,18 +16,23 @@ from django.conf import settings
 from django.http import HttpRequest
 
 from .base import (
+    AccountState,
+    Balance,
     ChargeRefunds,
     Checkout,
+    DisputeState,
     InvalidWebhook,
     PaymentError,
     PaymentProvider,
+    PayoutState,
     ProviderEvent,
+    ProviderRefund,
     ProviderStatus,
     RefundResult,
 )
 
 if TYPE_CHECKING:
-    from sales.models import Order, Payment
+    from sales.models import Order, Payment, Refund
 
 # ISO 4217 currencies that Stripe takes in whole units.
 ZERO_DECIMAL = {
@@ -43,6 +49,10 @@ TRANSIENT = (
     stripe.AuthenticationError,
     stripe.PermissionError,
 )
+
+
+# The refund's metadata key holding our Refund id: which provider refunds are ours.
+REFUND_METADATA = "distribly_refund"
 
 
 def to_minor(amount: Decimal, currency: str) -> int:
@@ -111,7 +121,7 @@ class StripeProvider(PaymentProvider):
             "customer_email": order.email,
             "client_reference_id": str(order.pk),
             "metadata": {"order_id": str(order.pk), "payment_id": str(payment.pk)},
-            "payment_intent_data": {"metadata": {"order_id": str(order.pk)}},
+            "payment_intent_data": self._destination_charge(payment, order),
             "expires_at": int(order.reserved_until.timestamp()),
             "success_url": success_url,
             "cancel_url": cancel_url,
@@ -122,6 +132,17 @@ class StripeProvider(PaymentProvider):
             options={"idempotency_key": f"distribly-checkout-{payment.pk}"},
         )
         return Checkout(url=session["url"], provider_ref=session["id"])
+
+    @staticmethod
+    def _destination_charge(payment: Payment, order: Order) -> dict[str, Any]:
+        """The money goes to the seller's payout account, less the platform's fee."""
+        data: dict[str, Any] = {"metadata": {"order_id": str(order.pk)}}
+        if payment.destination:
+            data["application_fee_amount"] = to_minor(
+                order.platform_fee, order.currency
+            )
+            data["transfer_data"] = {"destination": payment.destination}
+        return data
 
     def fetch_status(self, *, payment: Payment) -> ProviderStatus:
         session = self._call(
@@ -135,42 +156,202 @@ class StripeProvider(PaymentProvider):
         return ProviderStatus(state="pending", provider_payment_id=payment_id)
 
     def parse_webhook(self, request: HttpRequest) -> ProviderEvent:
-        header = request.headers.get("Stripe-Signature", "")
-        if not header:
-            raise InvalidWebhook("missing Stripe-Signature header")
-        try:
-            event = stripe.Webhook.construct_event(
-                request.body, header, settings.STRIPE_WEBHOOK_SECRET
-            )
-        except (ValueError, stripe.SignatureVerificationError) as e:
-            raise InvalidWebhook(str(e)) from e
-        obj = event["data"]["object"]
-        return ProviderEvent(
-            event_id=event["id"], type=event["type"], object_id=_id(obj)
-        )
+        return _verified(request, settings.STRIPE_WEBHOOK_SECRET)
 
-    def refund(
-        self, *, payment: Payment, amount: Decimal, idempotency_key: str
-    ) -> RefundResult:
-        refund = self._call(
+    def parse_connect_webhook(self, request: HttpRequest) -> ProviderEvent:
+        return _verified(request, settings.STRIPE_CONNECT_WEBHOOK_SECRET)
+
+    def refund(self, *, refund: Refund) -> RefundResult:
+        payment = refund.payment
+        created = self._call(
             self._client().v1.refunds.create,
             params={
                 "payment_intent": payment.provider_payment_id,
-                "amount": to_minor(amount, payment.currency),
+                "amount": to_minor(refund.amount, payment.currency),
+                "metadata": {REFUND_METADATA: str(refund.pk)},
+                **(
+                    {
+                        # the seller's share comes back from their account
+                        "reverse_transfer": True,
+                        "refund_application_fee": settings.REFUND_PLATFORM_FEE,
+                    }
+                    if payment.destination
+                    else {}
+                ),
             },
-            options={"idempotency_key": f"distribly-{idempotency_key}"},
+            options={"idempotency_key": f"distribly-refund-{refund.pk}"},
         )
-        return RefundResult(refund_id=refund["id"])
+        return RefundResult(refund_id=created["id"])
 
     def fetch_charge_refunds(self, *, object_id: str) -> ChargeRefunds:
         charge = self._call(self._client().v1.charges.retrieve, object_id)
-        refunds = _field(charge, "refunds")
-        data = _field(refunds, "data") if refunds is not None else None
-        return ChargeRefunds(
-            provider_payment_id=_id(_field(charge, "payment_intent")),
-            amount_refunded=from_minor(
-                int(_field(charge, "amount_refunded") or 0),
-                str(_field(charge, "currency")),
-            ),
-            refund_ids=tuple(_id(r) for r in (data or [])),
+        return self._refunds(
+            _id(_field(charge, "payment_intent")), {"charge": object_id}
         )
+
+    def fetch_payment_refunds(self, *, payment: Payment) -> ChargeRefunds:
+        return self._refunds(
+            payment.provider_payment_id,
+            {"payment_intent": payment.provider_payment_id},
+        )
+
+    def _refunds(self, payment_intent: str, params: dict[str, Any]) -> ChargeRefunds:
+        """Every refund (the list, not the charge's total: which refunds are ours
+        is in their metadata), oldest first."""
+        found = self._call(
+            self._client().v1.refunds.list, params={**params, "limit": 100}
+        )
+        refunds = [
+            ProviderRefund(
+                refund_id=r["id"],
+                amount=from_minor(int(r["amount"]), str(r["currency"])),
+                status=str(r["status"]),
+                our_id=_our_refund_id(_field(r, "metadata")),
+            )
+            for r in found.auto_paging_iter()
+        ]
+        return ChargeRefunds(
+            provider_payment_id=payment_intent, refunds=tuple(reversed(refunds))
+        )
+
+    # --- Connect ------------------------------------------------------------------
+    def account_create(self, *, user: Any) -> AccountState:
+        account = self._call(
+            self._client().v1.accounts.create,
+            params={
+                "type": "express",
+                "country": settings.STRIPE_CONNECT_COUNTRY,
+                "email": user.email,
+                "capabilities": {
+                    "card_payments": {"requested": True},
+                    "transfers": {"requested": True},
+                },
+                "metadata": {"distribly_user": str(user.pk)},
+            },
+            options={"idempotency_key": f"distribly-account-{user.pk}"},
+        )
+        return _account_state(account)
+
+    def account_link(
+        self, *, account_id: str, refresh_url: str, return_url: str
+    ) -> str:
+        link = self._call(
+            self._client().v1.account_links.create,
+            params={
+                "account": account_id,
+                "refresh_url": refresh_url,
+                "return_url": return_url,
+                "type": "account_onboarding",
+            },
+        )
+        return str(link["url"])
+
+    def account_fetch(self, *, account_id: str) -> AccountState:
+        return _account_state(
+            self._call(self._client().v1.accounts.retrieve, account_id)
+        )
+
+    def dashboard_link(self, *, account_id: str) -> str:
+        link = self._call(self._client().v1.accounts.login_links.create, account_id)
+        return str(link["url"])
+
+    def balance_fetch(self, *, account_id: str) -> Balance:
+        balance = self._call(
+            self._client().v1.balance.retrieve, options={"stripe_account": account_id}
+        )
+
+        def per_currency(entries: Any) -> dict[str, Decimal]:
+            totals: dict[str, Decimal] = {}
+            for entry in entries or []:
+                currency = str(entry["currency"]).upper()
+                totals[currency] = totals.get(currency, Decimal(0)) + from_minor(
+                    int(entry["amount"]), currency
+                )
+            return totals
+
+        return Balance(
+            available=per_currency(_field(balance, "available")),
+            pending=per_currency(_field(balance, "pending")),
+        )
+
+    def payout_fetch(self, *, account_id: str, payout_id: str) -> PayoutState:
+        payout = self._call(
+            self._client().v1.payouts.retrieve,
+            payout_id,
+            options={"stripe_account": account_id},
+        )
+        currency = str(payout["currency"]).upper()
+        arrival = _field(payout, "arrival_date")
+        return PayoutState(
+            payout_id=payout["id"],
+            amount=from_minor(int(payout["amount"]), currency),
+            currency=currency,
+            status=str(payout["status"]),
+            arrival_date=datetime.fromtimestamp(int(arrival), tz=UTC).date()
+            if arrival
+            else None,
+            failure_message=str(_field(payout, "failure_message") or ""),
+        )
+
+    # --- Disputes ------------------------------------------------------------------
+    def dispute_fetch(self, *, dispute_id: str) -> DisputeState:
+        dispute = self._call(self._client().v1.disputes.retrieve, dispute_id)
+        currency = str(dispute["currency"]).upper()
+        details = _field(dispute, "evidence_details")
+        due = _field(details, "due_by") if details else None
+        return DisputeState(
+            dispute_id=dispute["id"],
+            provider_payment_id=_id(_field(dispute, "payment_intent")),
+            amount=from_minor(int(dispute["amount"]), currency),
+            currency=currency,
+            reason=str(_field(dispute, "reason") or ""),
+            status=str(dispute["status"]),
+            evidence_due_by=datetime.fromtimestamp(int(due), tz=UTC) if due else None,
+        )
+
+    def dispute_evidence(
+        self, *, dispute_id: str, evidence: dict[str, str], submit: bool
+    ) -> None:
+        self._call(
+            self._client().v1.disputes.update,
+            dispute_id,
+            params={"evidence": evidence, "submit": submit},
+        )
+
+
+def _verified(request: HttpRequest, secret: str) -> ProviderEvent:
+    header = request.headers.get("Stripe-Signature", "")
+    if not header:
+        raise InvalidWebhook("missing Stripe-Signature header")
+    if not secret:
+        raise InvalidWebhook("no signing secret configured for this endpoint")
+    try:
+        event = stripe.Webhook.construct_event(request.body, header, secret)
+    except (ValueError, stripe.SignatureVerificationError) as e:
+        raise InvalidWebhook(str(e)) from e
+    return ProviderEvent(
+        event_id=event["id"],
+        type=event["type"],
+        object_id=_id(event["data"]["object"]),
+        account=str(_field(event, "account") or ""),
+    )
+
+
+def _account_state(account: Any) -> AccountState:
+    requirements = _field(account, "requirements")
+    due = _field(requirements, "currently_due") if requirements else None
+    return AccountState(
+        account_id=account["id"],
+        details_submitted=bool(_field(account, "details_submitted")),
+        charges_enabled=bool(_field(account, "charges_enabled")),
+        payouts_enabled=bool(_field(account, "payouts_enabled")),
+        currently_due=tuple(str(d) for d in due or ()),
+        disabled_reason=str(
+            (_field(requirements, "disabled_reason") if requirements else "") or ""
+        ),
+    )
+
+
+def _our_refund_id(metadata: Any) -> int | None:
+    value = getattr(metadata, REFUND_METADATA, None) if metadata else None
+    return int(value) if value and str(value).isdigit() else None

@@ -16,12 +16,15 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from codes.services.allocation import codes_allocate
+from distribly.accounts.models import PayoutAccount
+from distribly.accounts.payouts import seller_can_sell
 from listings.models import Listing
 from sales.exceptions import CheckoutLimited, OrderError
 from sales.models import Order, Payment
 from sales.payments import get_provider
 from sales.payments.base import PaymentError
 
+from .earnings import platform_fee
 from .payments import payment_fail
 
 # Stripe Checkout sessions must live at least 30 minutes; the reservation matches.
@@ -146,7 +149,11 @@ def order_place(
     email = email.strip().lower()
     with transaction.atomic():
         listing = Listing.objects.select_related("seller").get(pk=listing_id)
-        if listing.status != Listing.Status.ACTIVE or not listing.seller.is_active:
+        if (
+            listing.status != Listing.Status.ACTIVE
+            or not listing.seller.is_active
+            or not seller_can_sell(listing.seller)
+        ):
             raise OrderError(_("Sorry, this item is not on sale right now."))
         if not 1 <= quantity <= listing.max_per_order:
             raise OrderError(
@@ -168,6 +175,7 @@ def order_place(
             quantity=quantity,
             unit_price=listing.price,
             amount=listing.price * quantity,
+            platform_fee=platform_fee(listing.price * quantity, listing.currency),
             currency=listing.currency,
             reserved_until=timezone.now() + RESERVATION,
         )
@@ -182,8 +190,17 @@ def order_place(
             provider=settings.PAYMENT_PROVIDER,
             amount=order.amount,
             currency=order.currency,
+            destination=_destination(listing.seller_id),
         )
     return PlacedOrder(order, payment)
+
+
+def _destination(seller_id: int) -> str:
+    """The seller's payout account, when the money can go straight there."""
+    account = PayoutAccount.objects.filter(
+        user_id=seller_id, provider=settings.PAYMENT_PROVIDER
+    ).first()
+    return account.account_id if account is not None and account.can_receive else ""
 
 
 def checkout_start(*, placed: PlacedOrder, success_url: str, cancel_url: str) -> str:

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from distribly.tasks import enqueue, enqueue_on_commit
 from sales import emails
 from sales.exceptions import OrderError
-from sales.models import Delivery, Order
+from sales.models import Delivery, Order, OrderPageView
 
 STALE_SENDING = timedelta(minutes=10)
 STALE_PENDING_DELIVERY = timedelta(minutes=2)
@@ -90,3 +90,8 @@ def deliveries_sweep() -> list[int]:
     for delivery_id in ids:
         enqueue(DELIVER_TASK, delivery_id)
     return ids
+
+
+def order_page_viewed(*, order: Order, ip: str | None) -> None:
+    """Record that the buyer's order page showed its codes (dispute evidence)."""
+    OrderPageView.objects.create(order=order, ip=ip or None)

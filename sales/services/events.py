@@ -18,12 +18,15 @@ from collections.abc import Callable
 
 from django.db import IntegrityError, transaction
 
+from distribly.accounts.models import PayoutAccount
 from sales.models import Payment, WebhookEvent
 from sales.payments import get_provider
 from sales.payments.base import PaymentError, ProviderEvent, ProviderStatus
 
+from .disputes import dispute_effect
+from .earnings import payout_account_save, payout_record
 from .payments import payment_confirm, payment_expire, payment_fail
-from .refunds import payment_refunded_externally
+from .refunds import payment_refunds_sync
 
 logger = logging.getLogger(__name__)
 
@@ -76,9 +79,29 @@ def _effect_for(
         return _checkout_effect(event.type, payment.pk, status)
     if event.type == "charge.refunded":
         info = provider.fetch_charge_refunds(object_id=event.object_id)
-        return lambda: payment_refunded_externally(
-            provider_name=provider_name, info=info
-        )
+        return lambda: payment_refunds_sync(provider_name=provider_name, info=info)
+    if event.type.startswith("charge.dispute."):
+        return dispute_effect(provider_name, event)
+    return _connect_effect(provider_name, event)
+
+
+def _connect_effect(
+    provider_name: str, event: ProviderEvent
+) -> Callable[[], object] | None:
+    """Events about a seller's payout account (the Connect endpoint)."""
+    account_id = event.account or event.object_id
+    account = PayoutAccount.objects.filter(
+        provider=provider_name, account_id=account_id
+    ).first()
+    if account is None:
+        return None
+    provider = get_provider(provider_name)
+    if event.type == "account.updated":
+        state = provider.account_fetch(account_id=account_id)
+        return lambda: payout_account_save(user=account.user, state=state)
+    if event.type.startswith("payout.") and event.account:
+        payout = provider.payout_fetch(account_id=account_id, payout_id=event.object_id)
+        return lambda: payout_record(seller_id=account.user_id, state=payout)
     return None
 
 

@@ -25,6 +25,7 @@ from sales.models import Delivery, Order, Payment
 from sales.payments import get_provider
 
 from .delivery import DELIVER_TASK
+from .earnings import ledger_sale
 from .refunds import REFUND_AUTO_TASK
 
 logger = logging.getLogger(__name__)
@@ -81,6 +82,7 @@ def payment_confirm(*, payment_id: int, provider_payment_id: str = "") -> Order:
                     "Sold out before the payment arrived: refunded automatically."
                 )
                 order.save(update_fields=["status", "paid_at", "note"])
+                ledger_sale(order)
                 enqueue_on_commit(REFUND_AUTO_TASK, order.pk)
                 return order
         if codes_mark_sold(order_id=order.pk) != order.quantity:
@@ -91,6 +93,7 @@ def payment_confirm(*, payment_id: int, provider_payment_id: str = "") -> Order:
         order.status = OS.FULFILLED
         order.paid_at = order.fulfilled_at = now
         order.save(update_fields=["status", "paid_at", "fulfilled_at"])
+        ledger_sale(order)
         # Outbox rows in this transaction: the buyer's email and the seller's code.sold
         # webhooks survive a broker outage (the sweeps queue them again).
         delivery = Delivery.objects.create(order=order)

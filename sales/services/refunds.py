@@ -9,11 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -25,11 +23,16 @@ from distribly.tasks import enqueue, enqueue_on_commit
 from sales.exceptions import RefundError
 from sales.models import Order, Payment, Refund
 from sales.payments import get_provider
-from sales.payments.base import ChargeRefunds, PaymentError
+from sales.payments.base import ChargeRefunds, PaymentError, ProviderRefund
+from sales.services.earnings import ledger_refund
 
 STALE_REFUND = timedelta(minutes=5)
+# Stripe keeps idempotency keys for 24 hours: resuming later could refund twice.
+REFUND_GIVE_UP = timedelta(hours=12)
 OS = Order.Status
 REFUND_AUTO_TASK = "sales.tasks.order_refund_auto"
+REFUND_RESUME_TASK = "sales.tasks.refund_resume"
+REFUND_NOTICES_TASK = "sales.tasks.email_refund_notices"
 CODE_CANCELLED_TASK = "sales.tasks.email_code_cancelled"
 
 
@@ -54,62 +57,62 @@ def order_refund(
     """Refund an order or some of its units through its provider and cancel the codes.
 
     One provider refund per request, even when it is repeated: a pending refund
-    blocks others on the same order, and the provider call carries the refund's
-    id as idempotency key, so a retry after a crash cannot refund twice.
+    blocks others on the same order (a stale one is resumed instead), and the
+    provider call carries the refund's id as idempotency key, so a retry after a
+    crash cannot refund twice.
     """
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order.pk)
         pending = order.refunds.filter(status=Refund.Status.PENDING).first()
-        if pending is not None:
-            if pending.created_at > timezone.now() - STALE_REFUND:
-                raise RefundError(_("A refund of this order is already in progress."))
-            refund = pending  # resume: same idempotency key, same provider refund
-        else:
-            refundable = _refundable_codes(order)
-            if (
-                order.status == OS.PAID
-                and not refundable
-                and source == Refund.Source.AUTOMATIC
-            ):
-                wanted: list[int] = []
-                amount = order.amount - order.refunded_amount
-            else:
-                if order.status not in (OS.FULFILLED, OS.REFUNDED):
-                    raise RefundError(
-                        _("Only a paid order with codes can be refunded.")
-                    )
-                wanted = (
-                    refundable
-                    if code_ids is None
-                    else [i for i in code_ids if i in refundable]
-                )
-                if not wanted:
-                    raise RefundError(
-                        _("Those codes are already refunded or cancelled.")
-                    )
-                amount = order.unit_price * len(wanted)
-            payment = order.payments.filter(status=Payment.Status.CONFIRMED).first()
-            if payment is None:
-                raise RefundError(_("This order has no confirmed payment to refund."))
-            refund = Refund.objects.create(
-                order=order,
-                payment=payment,
-                amount=amount,
-                code_ids=wanted,
-                quantity=len(wanted),
-                source=source,
-                reason=reason[:300],
-                created_by=by
-                if by is not None and getattr(by, "is_authenticated", False)
-                else None,
+        if pending is None:
+            refund = _refund_new(
+                order, code_ids=code_ids, by=by, source=source, reason=reason
             )
+        elif pending.created_at > timezone.now() - STALE_REFUND:
+            raise RefundError(_("A refund of this order is already in progress."))
+    if pending is not None:
+        return refund_resume(refund_id=pending.pk)
+    return _refund_call(refund)
+
+
+def _refund_new(
+    order: Order, *, code_ids: list[int] | None, by: Any, source: str, reason: str
+) -> Refund:
+    refundable = _refundable_codes(order)
+    if order.status == OS.PAID and not refundable and source == Refund.Source.AUTOMATIC:
+        wanted: list[int] = []
+        amount = order.amount - order.refunded_amount
+    else:
+        if order.status not in (OS.FULFILLED, OS.REFUNDED):
+            raise RefundError(_("Only a paid order with codes can be refunded."))
+        wanted = (
+            refundable if code_ids is None else [i for i in code_ids if i in refundable]
+        )
+        if not wanted:
+            raise RefundError(_("Those codes are already refunded or cancelled."))
+        amount = order.unit_price * len(wanted)
+    payment = order.payments.filter(status=Payment.Status.CONFIRMED).first()
+    if payment is None:
+        raise RefundError(_("This order has no confirmed payment to refund."))
+    return Refund.objects.create(
+        order=order,
+        payment=payment,
+        amount=amount,
+        code_ids=wanted,
+        quantity=len(wanted),
+        source=source,
+        reason=reason[:300],
+        created_by=by
+        if by is not None and getattr(by, "is_authenticated", False)
+        else None,
+    )
+
+
+def _refund_call(refund: Refund) -> Refund:
+    """Ask the provider for a pending refund (again: the same idempotency key)."""
     provider = get_provider(refund.payment.provider)
     try:
-        result = provider.refund(
-            payment=refund.payment,
-            amount=refund.amount,
-            idempotency_key=f"refund-{refund.pk}",
-        )
+        result = provider.refund(refund=refund)
     except PaymentError as e:
         if e.permanent:
             Refund.objects.filter(pk=refund.pk).update(
@@ -118,78 +121,163 @@ def order_refund(
         raise RefundError(
             _("The refund did not go through: %(reason)s") % {"reason": e}
         ) from e
-    return _refund_complete(refund_id=refund.pk, provider_refund_id=result.refund_id)
-
-
-def _refund_complete(*, refund_id: int, provider_refund_id: str) -> Refund:
     with transaction.atomic():
-        refund = Refund.objects.select_for_update().get(pk=refund_id)
-        if refund.status == Refund.Status.SUCCEEDED:
-            return refund
         order = Order.objects.select_for_update().get(pk=refund.order_id)
-        cancelled = (
-            codes_cancel(order_id=order.pk, code_ids=refund.code_ids)
-            if refund.code_ids
-            else []
-        )
-        refund.status = Refund.Status.SUCCEEDED
-        refund.provider_refund_id = provider_refund_id
-        refund.completed_at = timezone.now()
-        refund.code_ids = cancelled
-        refund.save()
-        order.refunded_amount = F("refunded_amount") + refund.amount
-        order.save(update_fields=["refunded_amount"])
-        order.refresh_from_db()
-        if order.refunded_amount >= order.amount:
-            order.status = OS.REFUNDED
-            order.save(update_fields=["status"])
-        enqueue_on_commit("sales.tasks.email_refund_notices", refund.pk)
+        refund = Refund.objects.select_for_update().get(pk=refund.pk)
+        if refund.status == Refund.Status.PENDING:
+            _refund_succeeded(order, refund, result.refund_id)
     return refund
 
 
-def payment_refunded_externally(
-    *, provider_name: str, info: ChargeRefunds
-) -> Refund | None:
-    """A refund made in the provider's dashboard (Stripe `charge.refunded`), as the
-    caller re-fetched it from the provider (`info`); no provider call here.
+def _refund_succeeded(order: Order, refund: Refund, provider_refund_id: str) -> None:
+    """Record the money as given back and cancel the refund's codes.
+    The caller holds the order's lock (then the refund's)."""
+    refund.code_ids = (
+        codes_cancel(order_id=order.pk, code_ids=refund.code_ids)
+        if refund.code_ids
+        else []
+    )
+    refund.quantity = len(refund.code_ids)
+    refund.status = Refund.Status.SUCCEEDED
+    refund.provider_refund_id = provider_refund_id
+    refund.completed_at = timezone.now()
+    refund.error = ""
+    refund.save()
+    order.refunded_amount += refund.amount
+    update = ["refunded_amount"]
+    if order.refunded_amount >= order.amount:
+        order.status = OS.REFUNDED
+        update.append("status")
+    order.save(update_fields=update)
+    ledger_refund(order, refund)
+    enqueue_on_commit(REFUND_NOTICES_TASK, refund.pk)
 
-    Compares the charge's refunded total with what we know (pending refunds
-    included, so our own refunds are never counted twice) and cancels as many
-    units, newest first, as the extra amount pays for.
+
+def payment_refunds_sync(*, provider_name: str, info: ChargeRefunds) -> list[Refund]:
+    """Bring our refunds in line with the provider's list of a payment's refunds
+    (Stripe `charge.refunded`, the pending-refund sweep, `reconcile_payments`), as
+    the caller fetched it (`info`); no provider call here. Returns the refunds
+    that succeeded now.
+
+    Each provider refund is matched by its id, then by the Refund id in its
+    metadata: ours completes our pending row (a call whose answer was lost). Any
+    other is a refund made in the provider's dashboard and gets its own row, even
+    while one of ours is pending (a pending row never hides a provider refund);
+    a stale pending row of ours for the same amount that the provider never saw
+    is taken to be the same refund, made by hand because ours kept failing.
+    Codes are then cancelled for the refunded total: as many units as it pays
+    for, and all of them once the whole order is refunded.
     """
     payment = Payment.objects.filter(
         provider=provider_name, provider_payment_id=info.provider_payment_id
     ).first()
     if payment is None:
-        return None
+        return []
+    done: list[Refund] = []
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=payment.order_id)
-        known = order.refunds.filter(
-            status__in=[Refund.Status.PENDING, Refund.Status.SUCCEEDED]
-        ).aggregate(total=Sum("amount"))["total"] or Decimal("0")
-        extra = info.amount_refunded - known
-        if extra <= 0:
-            return None
-        known_ids = set(order.refunds.values_list("provider_refund_id", flat=True))
-        new_ids = [r for r in info.refund_ids if r not in known_ids]
-        refundable = _refundable_codes(order)
-        units = (
-            min(len(refundable), int(extra // order.unit_price))
-            if order.unit_price
-            else 0
-        )
-        refund = Refund.objects.create(
-            order=order,
-            payment=payment,
-            amount=extra,
-            code_ids=refundable[len(refundable) - units :] if units else [],
-            quantity=units,
-            source=Refund.Source.PROVIDER,
-            reason="Refunded in the payment provider's dashboard",
-        )
-    return _refund_complete(
-        refund_id=refund.pk, provider_refund_id=new_ids[0] if new_ids else ""
+        rows = list(order.refunds.select_for_update().order_by("pk"))
+        known = {r.provider_refund_id for r in rows if r.provider_refund_id}
+        claimed = {pr.our_id for pr in info.refunds if pr.our_id}
+        for found in info.refunds:
+            if not found.gives_money_back or found.refund_id in known:
+                continue
+            refund = _ours(rows, found, claimed) or Refund.objects.create(
+                order=order,
+                payment=payment,
+                amount=found.amount,
+                source=Refund.Source.PROVIDER,
+                reason="Refunded in the payment provider's dashboard",
+            )
+            _refund_succeeded(order, refund, found.refund_id)
+            done.append(refund)
+        if done:
+            _cancel_refunded_units(order, done[-1])
+    return done
+
+
+def _ours(
+    rows: list[Refund], found: ProviderRefund, claimed: set[int]
+) -> Refund | None:
+    pending = [r for r in rows if r.status == Refund.Status.PENDING]
+    mine = next((r for r in pending if r.pk == found.our_id), None)
+    if mine is not None or found.our_id is not None:
+        return mine
+    stale = timezone.now() - STALE_REFUND
+    return next(
+        (
+            r
+            for r in pending
+            if r.pk not in claimed and r.amount == found.amount and r.created_at < stale
+        ),
+        None,
     )
+
+
+def _cancel_refunded_units(order: Order, refund: Refund) -> None:
+    """Cancel the units the refunded total pays for that are still sold (newest
+    first), onto `refund`: all of them once the order is refunded in full."""
+    refundable = _refundable_codes(order)
+    if order.refunded_amount >= order.amount:
+        due = len(refundable)
+    else:
+        units = (
+            int(order.refunded_amount // order.unit_price) if order.unit_price else 0
+        )
+        already = sum(
+            len(ids)
+            for ids in order.refunds.filter(status=Refund.Status.SUCCEEDED).values_list(
+                "code_ids", flat=True
+            )
+        )
+        due = min(len(refundable), max(0, units - already))
+    if not due:
+        return
+    cancelled = codes_cancel(order_id=order.pk, code_ids=refundable[-due:])
+    refund.code_ids = [*refund.code_ids, *cancelled]
+    refund.quantity = len(refund.code_ids)
+    refund.save(update_fields=["code_ids", "quantity"])
+
+
+def refund_resume(*, refund_id: int) -> Refund:
+    """A refund still pending a while after it was asked for (its call kept failing,
+    or the process died): look at the provider's refunds first (it may have gone
+    through, or been made by hand), then ask again with the same idempotency key,
+    or give up after REFUND_GIVE_UP (staff see it failed, the codes stay sold).
+    Raises RefundError (PaymentError underneath) while the provider is unreachable."""
+    refund = Refund.objects.select_related("payment").get(pk=refund_id)
+    if refund.status != Refund.Status.PENDING:
+        return refund
+    provider = get_provider(refund.payment.provider)
+    try:
+        info = provider.fetch_payment_refunds(payment=refund.payment)
+    except PaymentError as e:
+        raise RefundError(str(e)) from e
+    payment_refunds_sync(provider_name=refund.payment.provider, info=info)
+    refund.refresh_from_db()
+    if refund.status != Refund.Status.PENDING:
+        return refund
+    if refund.created_at < timezone.now() - REFUND_GIVE_UP:
+        refund.status = Refund.Status.FAILED
+        refund.error = "Gave up: the payment provider did not take the refund in time."
+        refund.save(update_fields=["status", "error"])
+        return refund
+    return _refund_call(refund)
+
+
+def refunds_pending_sweep() -> list[int]:
+    """Queue a resume for every refund pending longer than STALE_REFUND."""
+    ids = list(
+        Refund.objects.filter(
+            status=Refund.Status.PENDING,
+            created_at__lt=timezone.now() - STALE_REFUND,
+        )
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:200]
+    )
+    for refund_id in ids:
+        enqueue(REFUND_RESUME_TASK, refund_id)
+    return ids
 
 
 def order_refund_auto(*, order_id: int) -> Refund | None:

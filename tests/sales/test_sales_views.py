@@ -42,8 +42,19 @@ def test_sales_totals_per_currency_and_filters(client, active_listing, buy):
     buy(eur, quantity=1)
     client.force_login(usd.seller)
     response = client.get(reverse("sales:sales-list"))
-    totals = {t["currency"]: t["net"] for t in response.context["totals"]}
-    assert totals == {"EUR": Decimal("5"), "USD": Decimal("20")}
+    totals = {
+        t["currency"]: (t["gross"], t["fee"], t["net"])
+        for t in response.context["totals"]
+    }
+    # the platform fee: 5 % (PLATFORM_FEE_PERCENT), net is what reaches the seller
+    assert totals == {
+        "EUR": (Decimal("5"), Decimal("0.25"), Decimal("4.75")),
+        "USD": (Decimal("20"), Decimal("1.00"), Decimal("19.00")),
+    }
+    assert {(r.fee, r.net) for r in response.context["rows"]} == {
+        (Decimal("1.00"), Decimal("19.00")),
+        (Decimal("0.25"), Decimal("4.75")),
+    }
     filtered = client.get(reverse("sales:sales-list"), {"listing": eur.pk})
     assert [row.order.listing_id for row in filtered.context["rows"]] == [eur.pk]
 

@@ -17,57 +17,10 @@ from django.urls import reverse
 from codes.models import Code
 from sales.models import Delivery, Order, Refund, WebhookEvent
 from sales.payments.stripe import from_minor, to_minor
-from tests.fakes.stripe_server import FakeStripe, signed_event
+from tests.fakes.stripe_server import signed_event
+from tests.sales.payments.conftest import SECRET, start_checkout
 
 pytestmark = pytest.mark.django_db
-SECRET = "whsec_test_secret"
-
-
-@pytest.fixture
-def stripe_fake(settings):
-    with FakeStripe() as fake:
-        settings.PAYMENT_PROVIDER = "stripe"
-        settings.STRIPE_SECRET_KEY = "sk_test_distribly"
-        settings.STRIPE_WEBHOOK_SECRET = SECRET
-        settings.STRIPE_API_BASE = fake.url
-        settings.STRIPE_MAX_NETWORK_RETRIES = 0
-        yield fake
-
-
-@pytest.fixture
-def post_event(client, django_capture_on_commit_callbacks):
-    def post(
-        event_type,
-        obj,
-        *,
-        secret=SECRET,
-        event_id=None,
-        timestamp=None,
-        body=None,
-        header=None,
-    ):
-        raw, sig = signed_event(
-            event_type, obj, secret, event_id=event_id, timestamp=timestamp
-        )
-        with django_capture_on_commit_callbacks(execute=True):
-            extra = {} if header is False else {"HTTP_STRIPE_SIGNATURE": header or sig}
-            return client.post(
-                reverse("sales:stripe-webhook"),
-                body if body is not None else raw,
-                content_type="application/json",
-                **extra,
-            )
-
-    return post
-
-
-def start_checkout(client, listing, quantity=1, email="card@example.com"):
-    response = client.post(
-        f"/items/{listing.pk}/buy/", {"quantity": quantity, "email": email}
-    )
-    assert response.status_code == 302
-    order = Order.objects.order_by("-pk").first()
-    return order, order.payments.get(), response["Location"]
 
 
 def test_checkout_creates_a_stripe_session_in_minor_units(
@@ -302,9 +255,11 @@ def test_seller_refund_goes_through_stripe_once_and_cancels_the_code(
         )
     assert "already refunded" in again.content.decode()
     [refund_call] = stripe_fake.calls("POST", "/v1/refunds")
+    refund = Refund.objects.get(order=order)
     assert refund_call == {
         "payment_intent": stripe_fake.sessions[payment.provider_ref]["payment_intent"],
         "amount": "999",
+        "metadata": {"distribly_refund": str(refund.pk)},
     }
     codes[0].refresh_from_db()
     codes[1].refresh_from_db()
