@@ -54,6 +54,12 @@ app.conf.beat_schedule = {
         "task": "sales.tasks.refunds_pending_sweep",
         "schedule": 300.0,
     },
+    # Every 5 minutes: deliver held orders whose hold ran out without an early fraud
+    # warning, and refund fraud-warned orders whose refund task was lost.
+    "sales-release-holds": {
+        "task": "sales.tasks.orders_release_holds",
+        "schedule": 300.0,
+    },
     # Every minute: send delivery emails whose queue message was lost (outbox sweep).
     "sales-deliveries-sweep": {
         "task": "sales.tasks.deliveries_sweep",

@@ -12,6 +12,7 @@ import binascii
 import os
 import sys
 import warnings
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -368,6 +369,17 @@ PLATFORM_FEE_FIXED = {
 }
 # Whether a refund gives the platform's fee back (in proportion) or keeps it.
 REFUND_PLATFORM_FEE = envbool("REFUND_PLATFORM_FEE", "True")
+
+# Fraud hold: a paid order whose payment the provider rates risky, or that trips a
+# velocity rule (too many orders or codes from one email, card or network within the
+# window), keeps its codes hidden for FRAUD_HOLD_HOURS unless staff release it.
+FRAUD_HOLD_RISK_LEVELS = set(
+    filter(None, os.getenv("FRAUD_HOLD_RISK_LEVELS", "elevated,highest").split(","))
+)
+FRAUD_HOLD = timedelta(hours=envint("FRAUD_HOLD_HOURS", "24"))
+FRAUD_VELOCITY_WINDOW = timedelta(minutes=envint("FRAUD_VELOCITY_MINUTES", "60"))
+FRAUD_VELOCITY_MAX_ORDERS = envint("FRAUD_VELOCITY_MAX_ORDERS", "5")
+FRAUD_VELOCITY_MAX_CODES = envint("FRAUD_VELOCITY_MAX_CODES", "25")
 
 # Checkout: codes one buyer (email, address or browser session) may hold unpaid at
 # once across all listings, and checkouts one address may start per minute. Stock

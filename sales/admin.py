@@ -21,6 +21,7 @@ from .models import (
 )
 from .payments.base import PaymentError
 from .services.disputes import dispute_stage
+from .services.fraud import order_release
 from .services.refunds import order_refund
 
 PAYMENT_INLINE_FIELDS: tuple[str, ...] = (
@@ -55,8 +56,8 @@ DELIVERY_INLINE_FIELDS: tuple[str, ...] = (
 )
 
 ORDER_FIELDS: tuple[str, ...] = (
-    "listing", "seller", "buyer", "email", "quantity", "unit_price", "amount", "currency", "status",
-    "refunded_amount", "note", "reserved_until", "created_at", "paid_at", "fulfilled_at",
+    "listing", "seller", "buyer", "email", "quantity", "unit_price", "amount", "platform_fee",
+    "currency", "status", "refunded_amount", "note", "held_until", "hold_reason", "fraud_warning_at", "reserved_until", "created_at", "paid_at", "fulfilled_at",
 )  # fmt: skip
 
 
@@ -107,10 +108,28 @@ class OrderAdmin(ReadOnlyAdmin):
         ORDER_FIELDS  # the token (the order page's capability) is not shown
     )
     inlines = [PaymentInline, DeliveryInline, RefundInline]
-    actions = ["refund"]
+    actions = ["refund", "release"]
 
     def has_refund_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("sales.refund_order")
+
+    def has_release_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("sales.release_order")
+
+    @admin.action(
+        description="Release held orders (email and show their codes now)",
+        permissions=["release"],
+    )
+    def release(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        for order in queryset:
+            if order_release(order_id=order.pk):
+                self.message_user(request, f"Order #{order.reference}: released.")
+            else:
+                self.message_user(
+                    request,
+                    f"Order #{order.reference}: not held, or reported as fraud.",
+                    messages.WARNING,
+                )
 
     @admin.action(
         description="Refund selected orders in full (cancels their codes)",

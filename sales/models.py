@@ -34,6 +34,7 @@ class Order(models.Model):
         PENDING = "pending", _("Awaiting payment")
         PAID = "paid", _("Paid")
         FULFILLED = "fulfilled", _("Fulfilled")
+        HELD = "held", _("Being checked")
         EXPIRED = "expired", _("Expired")
         FAILED = "failed", _("Payment failed")
         REFUNDED = "refunded", _("Refunded")
@@ -81,6 +82,11 @@ class Order(models.Model):
         max_digits=10, decimal_places=2, default=Decimal("0")
     )
     note = models.CharField(max_length=300, blank=True)
+    # Fraud hold: paid, codes sold to the order but not shown until staff release it
+    # or `held_until` passes without an early fraud warning.
+    held_until = models.DateTimeField(null=True, blank=True)
+    hold_reason = models.CharField(max_length=300, blank=True)
+    fraud_warning_at = models.DateTimeField(null=True, blank=True)
     # Who started the checkout, for the caps on unpaid reservations (not shown).
     client_network = models.CharField(max_length=64, blank=True, default="")
     session_key = models.CharField(max_length=40, blank=True, default="")
@@ -90,7 +96,10 @@ class Order(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        permissions = [("refund_order", "Can refund orders")]
+        permissions = [
+            ("refund_order", "Can refund orders"),
+            ("release_order", "Can release orders held for checking"),
+        ]
         indexes = [
             models.Index(
                 fields=["seller", "-created_at"], name="order_seller_created_idx"
@@ -99,6 +108,16 @@ class Order(models.Model):
                 fields=["reserved_until"],
                 condition=Q(status="pending"),
                 name="order_pending_expiry_idx",
+            ),
+            models.Index(
+                fields=["held_until"],
+                condition=Q(status="held"),
+                name="order_held_until_idx",
+            ),
+            # velocity rules: recent orders by email or network
+            models.Index(fields=["email", "paid_at"], name="order_email_paid_idx"),
+            models.Index(
+                fields=["client_network", "paid_at"], name="order_network_paid_idx"
             ),
         ]
         constraints = [
@@ -140,6 +159,10 @@ class Payment(models.Model):
     provider_payment_id = models.CharField(max_length=255, blank=True, db_index=True)
     # The seller's payout account the money went to (a destination charge), if any.
     destination = models.CharField(max_length=255, blank=True)
+    # From the provider's charge: its risk rating and the card's fingerprint
+    # (the same card across orders), for the fraud hold.
+    risk_level = models.CharField(max_length=20, blank=True)
+    card_fingerprint = models.CharField(max_length=64, blank=True, db_index=True)
     status = models.CharField(
         max_length=10, choices=Status.choices, default=Status.CREATED
     )
@@ -221,6 +244,7 @@ class Refund(models.Model):
         SELLER = "seller", _("Seller")
         STAFF = "staff", _("Staff")
         AUTOMATIC = "automatic", _("Automatic (out of stock)")
+        FRAUD = "fraud", _("Early fraud warning")
         PROVIDER = "provider", _("Payment provider dashboard")
 
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="refunds")

@@ -16,7 +16,12 @@ from codes.models import Code
 
 from .models import LedgerEntry, Order, Refund
 
-SALE_STATUSES = [Order.Status.FULFILLED, Order.Status.REFUNDED, Order.Status.PAID]
+SALE_STATUSES = [
+    Order.Status.FULFILLED,
+    Order.Status.REFUNDED,
+    Order.Status.PAID,
+    Order.Status.HELD,
+]
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,11 @@ from .models import Dispute, Order, Refund
 from .payments.base import PaymentError
 from .services.delivery import deliveries_sweep, delivery_give_up, order_deliver
 from .services.disputes import dispute_stage
+from .services.fraud import (
+    order_refund_fraud,
+    orders_fraud_refund_sweep,
+    orders_release_due,
+)
 from .services.payments import orders_expire_reservations
 from .services.refunds import (
     order_refund_auto,
@@ -180,3 +185,21 @@ def dispute_stage_evidence_task(self: Task[Any, None], dispute_id: int) -> None:
         raise self.retry(
             exc=e, countdown=min(1800, 30 * 2**self.request.retries)
         ) from e
+
+
+@shared_task(name="sales.tasks.order_refund_fraud", bind=True, max_retries=10)
+def order_refund_fraud_task(self: Task[Any, None], order_id: int) -> None:
+    """An early fraud warning: refund the order and cancel its codes."""
+    try:
+        order_refund_fraud(order_id=order_id)
+    except RefundError as e:
+        raise self.retry(
+            exc=e, countdown=min(3600, 30 * 2**self.request.retries)
+        ) from e
+
+
+@shared_task(name="sales.tasks.orders_release_holds")
+def orders_release_holds_task() -> None:
+    """Held orders whose hold ran out; fraud-warned orders still to refund."""
+    orders_release_due()
+    orders_fraud_refund_sweep()

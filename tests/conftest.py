@@ -51,6 +51,8 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
 def _test_settings(settings: Any, tmp_path: Any) -> None:
     settings.PRIVATE_UPLOAD_ROOT = tmp_path / "private-uploads"
     cache.clear()  # rate-limit counters (allauth, API) must not leak between tests
+    # Tests buy many times from one address: only the fraud tests set real limits.
+    settings.FRAUD_VELOCITY_MAX_ORDERS = settings.FRAUD_VELOCITY_MAX_CODES = 10**6
     # Unit tests run tasks in-process; tests about the worker start one explicitly.
     app.conf.task_always_eager = True
     app.conf.task_eager_propagates = True

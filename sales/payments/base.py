@@ -36,6 +36,18 @@ class Checkout:
 class ProviderStatus:
     state: State
     provider_payment_id: str = ""
+    # Of a paid payment's charge: the provider's risk rating ("normal", "elevated",
+    # "highest") and the card's fingerprint.
+    risk_level: str = ""
+    card_fingerprint: str = ""
+
+
+@dataclass(frozen=True)
+class FraudWarning:
+    warning_id: str
+    provider_payment_id: str
+    actionable: bool
+    fraud_type: str
 
 
 @dataclass(frozen=True)
@@ -180,6 +192,9 @@ class PaymentProvider(abc.ABC):
     ) -> None:
         """Stage evidence on a dispute (`submit=False`), or send it to the bank."""
         raise PaymentError(f"{self.identifier} has no disputes", permanent=True)
+
+    def fraud_warning_fetch(self, *, warning_id: str) -> FraudWarning:
+        raise PaymentError(f"{self.identifier} has no fraud warnings", permanent=True)
 
     def parse_connect_webhook(self, request: HttpRequest) -> ProviderEvent:
         """Verify an event about a payout account (its own endpoint and secret)."""

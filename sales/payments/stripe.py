@@ -21,6 +21,7 @@ from .base import (
     ChargeRefunds,
     Checkout,
     DisputeState,
+    FraudWarning,
     InvalidWebhook,
     PaymentError,
     PaymentProvider,
@@ -150,10 +151,34 @@ class StripeProvider(PaymentProvider):
         )
         payment_id = _id(_field(session, "payment_intent"))
         if _field(session, "payment_status") in ("paid", "no_payment_required"):
-            return ProviderStatus(state="paid", provider_payment_id=payment_id)
+            return self._paid(payment_id)
         if _field(session, "status") == "expired":
             return ProviderStatus(state="expired", provider_payment_id=payment_id)
         return ProviderStatus(state="pending", provider_payment_id=payment_id)
+
+    def _paid(self, payment_id: str) -> ProviderStatus:
+        """A paid session, with its charge's risk rating and card fingerprint."""
+        if not payment_id:
+            return ProviderStatus(state="paid")
+        intent = self._call(
+            self._client().v1.payment_intents.retrieve,
+            payment_id,
+            params={"expand": ["latest_charge"]},
+        )
+        charge = _field(intent, "latest_charge")
+        outcome = _field(charge, "outcome") if not isinstance(charge, str) else None
+        details = (
+            _field(charge, "payment_method_details")
+            if not isinstance(charge, str)
+            else None
+        )
+        card = _field(details, "card") if details else None
+        return ProviderStatus(
+            state="paid",
+            provider_payment_id=payment_id,
+            risk_level=str(_field(outcome, "risk_level") or "") if outcome else "",
+            card_fingerprint=str(_field(card, "fingerprint") or "") if card else "",
+        )
 
     def parse_webhook(self, request: HttpRequest) -> ProviderEvent:
         return _verified(request, settings.STRIPE_WEBHOOK_SECRET)
@@ -307,6 +332,17 @@ class StripeProvider(PaymentProvider):
             reason=str(_field(dispute, "reason") or ""),
             status=str(dispute["status"]),
             evidence_due_by=datetime.fromtimestamp(int(due), tz=UTC) if due else None,
+        )
+
+    def fraud_warning_fetch(self, *, warning_id: str) -> FraudWarning:
+        warning = self._call(
+            self._client().v1.radar.early_fraud_warnings.retrieve, warning_id
+        )
+        return FraudWarning(
+            warning_id=warning["id"],
+            provider_payment_id=_id(_field(warning, "payment_intent")),
+            actionable=bool(_field(warning, "actionable")),
+            fraud_type=str(_field(warning, "fraud_type") or ""),
         )
 
     def dispute_evidence(

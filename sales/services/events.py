@@ -25,6 +25,7 @@ from sales.payments.base import PaymentError, ProviderEvent, ProviderStatus
 
 from .disputes import dispute_effect
 from .earnings import payout_account_save, payout_record
+from .fraud import fraud_warning_effect
 from .payments import payment_confirm, payment_expire, payment_fail
 from .refunds import payment_refunds_sync
 
@@ -82,6 +83,8 @@ def _effect_for(
         return lambda: payment_refunds_sync(provider_name=provider_name, info=info)
     if event.type.startswith("charge.dispute."):
         return dispute_effect(provider_name, event)
+    if event.type == "radar.early_fraud_warning.created":
+        return fraud_warning_effect(provider_name, event)
     return _connect_effect(provider_name, event)
 
 
@@ -109,9 +112,7 @@ def _checkout_effect(
     event_type: str, payment_id: int, status: ProviderStatus
 ) -> Callable[[], object] | None:
     if event_type in CONFIRMING and status.state == "paid":
-        return lambda: payment_confirm(
-            payment_id=payment_id, provider_payment_id=status.provider_payment_id
-        )
+        return lambda: payment_confirm(payment_id=payment_id, status=status)
     if event_type == "checkout.session.async_payment_failed":
         return lambda: payment_fail(payment_id=payment_id)
     if event_type == "checkout.session.expired" and status.state == "expired":

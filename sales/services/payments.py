@@ -9,6 +9,7 @@ and its order are locked, always in that order.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
@@ -21,11 +22,12 @@ from codes.services.allocation import (
     codes_release,
 )
 from distribly.tasks import enqueue_on_commit
-from sales.models import Delivery, Order, Payment
+from sales.models import Order, Payment
 from sales.payments import get_provider
+from sales.payments.base import ProviderStatus
 
-from .delivery import DELIVER_TASK
 from .earnings import ledger_sale
+from .fraud import hold_reason, order_deliver_codes, order_hold
 from .refunds import REFUND_AUTO_TASK
 
 logger = logging.getLogger(__name__)
@@ -43,69 +45,87 @@ def _locked(payment_id: int) -> tuple[Payment, Order]:
     return payment, payment.order
 
 
-def payment_confirm(*, payment_id: int, provider_payment_id: str = "") -> Order:
-    """The provider confirmed the money: sell the reserved codes and deliver them.
+def payment_confirm(*, payment_id: int, status: ProviderStatus | None = None) -> Order:
+    """The provider confirmed the money: sell the reserved codes and deliver them,
+    or hold them for checking when the payment looks risky (sales.services.fraud).
 
     Idempotent and race-free: the payment and order rows are locked, a confirmed
     payment is a no-op, and codes are only sold once (their order_id never
     changes after sale). If the reservation was released meanwhile (expiry), fresh
     codes are allocated; if none remain, the order is refunded automatically.
+    `status` is what the provider said about the payment (its id, risk, card).
     """
+    status = status or ProviderStatus(state="paid")
     with transaction.atomic():
         payment, order = _locked(payment_id)
         if payment.status == Payment.Status.CONFIRMED:
             return order
         payment.status = Payment.Status.CONFIRMED
         payment.confirmed_at = now = timezone.now()
-        payment.provider_payment_id = provider_payment_id or payment.provider_payment_id
-        payment.save(update_fields=["status", "confirmed_at", "provider_payment_id"])
-        if order.status in (OS.PAID, OS.FULFILLED, OS.REFUNDED):
+        payment.provider_payment_id = (
+            status.provider_payment_id or payment.provider_payment_id
+        )
+        payment.risk_level = status.risk_level
+        payment.card_fingerprint = status.card_fingerprint
+        payment.save(
+            update_fields=[
+                "status",
+                "confirmed_at",
+                "provider_payment_id",
+                "risk_level",
+                "card_fingerprint",
+            ]
+        )
+        if order.status in (OS.PAID, OS.FULFILLED, OS.REFUNDED, OS.HELD):
             # A second payment for a settled order: staff refund it from admin.
             logger.warning("order %s: extra payment %s confirmed", order.pk, payment.pk)
             return order
         # While an order is pending, exactly its quantity of codes is reserved for it
         # (reserved with the order, released only with a status change under this
         # lock). An expired or failed order holds none: it gets fresh codes, if any remain.
-        if order.status != OS.PENDING:
-            try:
-                with transaction.atomic():
-                    codes_allocate(
-                        listing_id=order.listing_id,
-                        order_id=order.pk,
-                        quantity=order.quantity,
-                        reserved_until=now,
-                    )
-            except OutOfStock:
-                order.status = OS.PAID
-                order.paid_at = now
-                order.note = (
-                    "Sold out before the payment arrived: refunded automatically."
-                )
-                order.save(update_fields=["status", "paid_at", "note"])
-                ledger_sale(order)
-                enqueue_on_commit(REFUND_AUTO_TASK, order.pk)
-                return order
+        if order.status != OS.PENDING and not _allocate_again(order, now):
+            return order
         if codes_mark_sold(order_id=order.pk) != order.quantity:
             # the invariant above broke: roll everything back rather than sell wrong
             raise RuntimeError(
                 f"order {order.pk}: reserved codes do not match its quantity"
             )
-        order.status = OS.FULFILLED
-        order.paid_at = order.fulfilled_at = now
-        order.save(update_fields=["status", "paid_at", "fulfilled_at"])
+        order.paid_at = now
         ledger_sale(order)
-        # Outbox rows in this transaction: the buyer's email and the seller's code.sold
-        # webhooks survive a broker outage (the sweeps queue them again).
-        delivery = Delivery.objects.create(order=order)
         codes_emit_sold(
             order_id=order.pk,
             order_reference=order.reference,
             seller_id=order.seller_id,
             buyer_email=order.email,
         )
-        enqueue_on_commit(DELIVER_TASK, delivery.pk)
         enqueue_on_commit("sales.tasks.order_fulfilled", order.pk)
+        reason = hold_reason(order=order, payment=payment)
+        if reason:
+            order_hold(order=order, reason=reason)
+        else:
+            order_deliver_codes(order=order)
     return order
+
+
+def _allocate_again(order: Order, now: datetime) -> bool:
+    """Fresh codes for a late payment; False (and an automatic refund) if none remain."""
+    try:
+        with transaction.atomic():
+            codes_allocate(
+                listing_id=order.listing_id,
+                order_id=order.pk,
+                quantity=order.quantity,
+                reserved_until=now,
+            )
+    except OutOfStock:
+        order.status = OS.PAID
+        order.paid_at = now
+        order.note = "Sold out before the payment arrived: refunded automatically."
+        order.save(update_fields=["status", "paid_at", "note"])
+        ledger_sale(order)
+        enqueue_on_commit(REFUND_AUTO_TASK, order.pk)
+        return False
+    return True
 
 
 def _payment_end(payment_id: int, payment_status: str, order_status: str) -> Order:
@@ -157,9 +177,7 @@ def payment_reconcile(*, payment: Payment) -> str:
     """Ask the provider for the truth about a payment, for missed webhooks."""
     status = get_provider(payment.provider).fetch_status(payment=payment)
     if status.state == "paid":
-        payment_confirm(
-            payment_id=payment.pk, provider_payment_id=status.provider_payment_id
-        )
+        payment_confirm(payment_id=payment.pk, status=status)
     elif status.state == "expired":
         payment_expire(payment_id=payment.pk)
     elif status.state == "failed":

@@ -31,6 +31,8 @@ STALE_REFUND = timedelta(minutes=5)
 REFUND_GIVE_UP = timedelta(hours=12)
 OS = Order.Status
 REFUND_AUTO_TASK = "sales.tasks.order_refund_auto"
+# Who may refund a paid order that has no codes (it found none in stock).
+NO_CODES_SOURCES = (Refund.Source.AUTOMATIC, Refund.Source.FRAUD)
 REFUND_RESUME_TASK = "sales.tasks.refund_resume"
 REFUND_NOTICES_TASK = "sales.tasks.email_refund_notices"
 CODE_CANCELLED_TASK = "sales.tasks.email_code_cancelled"
@@ -79,11 +81,11 @@ def _refund_new(
     order: Order, *, code_ids: list[int] | None, by: Any, source: str, reason: str
 ) -> Refund:
     refundable = _refundable_codes(order)
-    if order.status == OS.PAID and not refundable and source == Refund.Source.AUTOMATIC:
+    if order.status == OS.PAID and not refundable and source in NO_CODES_SOURCES:
         wanted: list[int] = []
         amount = order.amount - order.refunded_amount
     else:
-        if order.status not in (OS.FULFILLED, OS.REFUNDED):
+        if order.status not in (OS.FULFILLED, OS.REFUNDED, OS.HELD):
             raise RefundError(_("Only a paid order with codes can be refunded."))
         wanted = (
             refundable if code_ids is None else [i for i in code_ids if i in refundable]
