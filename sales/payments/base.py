@@ -130,6 +130,18 @@ class DisputeState:
     evidence_due_by: datetime | None = None
 
 
+@dataclass(frozen=True)
+class ChargeEarnings:
+    """How the provider split one payment: what the buyer paid and got back, the
+    platform's fee net of fee refunds, and what reached the seller's account net of
+    transfer reversals (and of the fee the account paid the platform)."""
+
+    gross: Decimal
+    refunded: Decimal
+    platform_fee: Decimal
+    seller_net: Decimal
+
+
 class PaymentProvider(abc.ABC):
     identifier: str
     verbose_name: str
@@ -192,6 +204,9 @@ class PaymentProvider(abc.ABC):
     ) -> None:
         """Stage evidence on a dispute (`submit=False`), or send it to the bank."""
         raise PaymentError(f"{self.identifier} has no disputes", permanent=True)
+
+    def earnings_fetch(self, *, payment: Payment) -> ChargeEarnings:
+        raise PaymentError(f"{self.identifier} keeps no balance", permanent=True)
 
     def fraud_warning_fetch(self, *, warning_id: str) -> FraudWarning:
         raise PaymentError(f"{self.identifier} has no fraud warnings", permanent=True)

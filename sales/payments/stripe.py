@@ -18,6 +18,7 @@ from django.http import HttpRequest
 from .base import (
     AccountState,
     Balance,
+    ChargeEarnings,
     ChargeRefunds,
     Checkout,
     DisputeState,
@@ -332,6 +333,35 @@ class StripeProvider(PaymentProvider):
             reason=str(_field(dispute, "reason") or ""),
             status=str(dispute["status"]),
             evidence_due_by=datetime.fromtimestamp(int(due), tz=UTC) if due else None,
+        )
+
+    def earnings_fetch(self, *, payment: Payment) -> ChargeEarnings:
+        client = self._client()
+        intent = self._call(
+            client.v1.payment_intents.retrieve,
+            payment.provider_payment_id,
+            params={"expand": ["latest_charge"]},
+        )
+        charge = _field(intent, "latest_charge")
+        currency = str(charge["currency"]).upper()
+        gross = int(charge["amount"])
+        refunded = int(_field(charge, "amount_refunded") or 0)
+        fee = transferred = 0
+        if _field(charge, "application_fee"):
+            app_fee = self._call(
+                client.v1.application_fees.retrieve, _id(charge["application_fee"])
+            )
+            fee = int(app_fee["amount"]) - int(_field(app_fee, "amount_refunded") or 0)
+        if _field(charge, "transfer"):
+            transfer = self._call(client.v1.transfers.retrieve, _id(charge["transfer"]))
+            transferred = int(transfer["amount"]) - int(
+                _field(transfer, "amount_reversed") or 0
+            )
+        return ChargeEarnings(
+            gross=from_minor(gross, currency),
+            refunded=from_minor(refunded, currency),
+            platform_fee=from_minor(fee, currency),
+            seller_net=from_minor(transferred - fee, currency),
         )
 
     def fraud_warning_fetch(self, *, warning_id: str) -> FraudWarning:

@@ -13,10 +13,11 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q, Sum
 
 from distribly.accounts.models import PayoutAccount
 from distribly.currency import decimals, quantize
-from sales.models import Dispute, LedgerEntry, Order, Payout, Refund
+from sales.models import Dispute, LedgerEntry, Order, Payment, Payout, Refund
 from sales.payments import get_provider
 from sales.payments.base import AccountState, Balance, PayoutState
 
@@ -150,3 +151,27 @@ def payout_record(*, seller_id: int, state: PayoutState) -> Payout:
         },
     )
     return payout
+
+
+def earnings_differences(*, payment: Payment) -> list[tuple[str, Decimal, Decimal]]:
+    """(what, ledger, provider) for each figure of the payment's order where our
+    ledger and the provider disagree. Raises PaymentError."""
+    theirs = get_provider(payment.provider).earnings_fetch(payment=payment)
+    entries = LedgerEntry.objects.filter(order_id=payment.order_id).exclude(
+        kind=LE.DISPUTE
+    )
+    zero = Decimal(0)
+    sums = entries.aggregate(
+        gross=Sum("gross", filter=Q(kind=LE.SALE), default=zero),
+        refunded=Sum("gross", filter=Q(kind=LE.REFUND), default=zero),
+        fee=Sum("platform_fee", default=zero),
+        net=Sum("seller_net", default=zero),
+    )
+    figures = [
+        ("charged", sums["gross"], theirs.gross),
+        ("refunded", -sums["refunded"], theirs.refunded),
+    ]
+    if payment.destination:  # the split exists at the provider only then
+        figures.append(("platform fee", sums["fee"], theirs.platform_fee))
+        figures.append(("net to seller", sums["net"], theirs.seller_net))
+    return [(what, ours, their) for what, ours, their in figures if ours != their]

@@ -97,7 +97,9 @@ def test_a_hold_runs_out_and_the_codes_are_delivered(
     assert Delivery.objects.filter(order=held).count() == 1
 
 
-def test_a_held_order_shows_on_sales_for_its_seller(strict, client, active_listing, buy):
+def test_a_held_order_shows_on_sales_for_its_seller(
+    strict, client, active_listing, buy
+):
     listing = active_listing(codes=5)
     for _ in range(3):
         held = buy(listing, email="fast@example.com")
