@@ -26,6 +26,7 @@ from .payments import get_provider
 from .payments.base import AccountState, Balance, PaymentError
 from .selectors import earnings_deductions
 from .services.earnings import (
+    dev_payout_simulate,
     payout_account_refresh,
     payout_account_save,
     payout_account_start,
@@ -148,6 +149,16 @@ def dev_onboard(request: AuthenticatedRequest, account_id: str) -> HttpResponse:
         back = reverse("sales:payouts-return")
     if request.method == "POST":
         decision = request.POST.get("decision")
+        if decision == "payout":
+            paid = dev_payout_simulate(account=account)
+            messages.success(
+                request,
+                _("Simulated payouts: %(amounts)s.")
+                % {"amounts": ", ".join(f"{p.amount} {p.currency}" for p in paid)}
+                if paid
+                else _("Nothing is available to pay out yet."),
+            )
+            return redirect("sales:payouts")
         if decision == "complete":
             payout_account_save(
                 user=request.user,

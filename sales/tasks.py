@@ -26,7 +26,7 @@ from .exceptions import RefundError
 from .models import Dispute, Order, Refund
 from .payments.base import PaymentError
 from .services.delivery import deliveries_sweep, delivery_give_up, order_deliver
-from .services.disputes import dispute_stage
+from .services.disputes import dispute_recover, dispute_stage
 from .services.fraud import (
     order_refund_fraud,
     orders_fraud_refund_sweep,
@@ -203,3 +203,17 @@ def orders_release_holds_task() -> None:
     """Held orders whose hold ran out; fraud-warned orders still to refund."""
     orders_release_due()
     orders_fraud_refund_sweep()
+
+
+@shared_task(name="sales.tasks.dispute_recover", bind=True, max_retries=10)
+def dispute_recover_task(self: Task[Any, None], dispute_id: int) -> None:
+    """A lost dispute: take the amount back from the seller's account."""
+    try:
+        dispute_recover(dispute_id=dispute_id)
+    except PaymentError as e:
+        if e.permanent:
+            logger.error("dispute %s: transfer not reversed: %s", dispute_id, e)
+            return
+        raise self.retry(
+            exc=e, countdown=min(3600, 60 * 2**self.request.retries)
+        ) from e

@@ -205,6 +205,12 @@ class PaymentProvider(abc.ABC):
         """Stage evidence on a dispute (`submit=False`), or send it to the bank."""
         raise PaymentError(f"{self.identifier} has no disputes", permanent=True)
 
+    def transfer_reverse(
+        self, *, payment: Payment, amount: Decimal, idempotency_key: str
+    ) -> None:
+        """Take `amount` back from the seller's account (a lost dispute)."""
+        raise PaymentError(f"{self.identifier} makes no transfers", permanent=True)
+
     def earnings_fetch(self, *, payment: Payment) -> ChargeEarnings:
         raise PaymentError(f"{self.identifier} keeps no balance", permanent=True)
 

@@ -335,6 +335,22 @@ class StripeProvider(PaymentProvider):
             evidence_due_by=datetime.fromtimestamp(int(due), tz=UTC) if due else None,
         )
 
+    def transfer_reverse(
+        self, *, payment: Payment, amount: Decimal, idempotency_key: str
+    ) -> None:
+        intent = self._call(
+            self._client().v1.payment_intents.retrieve,
+            payment.provider_payment_id,
+            params={"expand": ["latest_charge"]},
+        )
+        transfer = _id(_field(_field(intent, "latest_charge"), "transfer"))
+        self._call(
+            self._client().v1.transfers.reversals.create,
+            transfer,
+            params={"amount": to_minor(amount, payment.currency)},
+            options={"idempotency_key": f"distribly-{idempotency_key}"},
+        )
+
     def earnings_fetch(self, *, payment: Payment) -> ChargeEarnings:
         client = self._client()
         intent = self._call(

@@ -26,6 +26,7 @@ from .earnings import ledger_dispute_lost
 
 STAGE_TASK = "sales.tasks.dispute_stage_evidence"
 EMAIL_TASK = "sales.tasks.email_dispute"
+RECOVER_TASK = "sales.tasks.dispute_recover"
 CLOSED = {"won": Dispute.Status.WON, "lost": Dispute.Status.LOST}
 DS = Dispute.Status
 
@@ -73,6 +74,7 @@ def _close(order: Order, dispute: Dispute, outcome: str) -> None:
     if outcome == DS.LOST:
         codes_cancel(order_id=order.pk, reason="The payment was disputed")
         ledger_dispute_lost(order, dispute)
+        enqueue_on_commit(RECOVER_TASK, dispute.pk)
     enqueue_on_commit(EMAIL_TASK, dispute.pk)
 
 
@@ -137,3 +139,19 @@ def dispute_stage(*, dispute_id: int, submit: bool = False) -> Dispute:
 def dispute_codes(dispute: Dispute) -> list[str]:
     """The order's code values, for the seller's dispute email."""
     return [c.reveal() for c in Code.objects.filter(order_id=dispute.order_id)]
+
+
+def dispute_recover(*, dispute_id: int) -> bool:
+    """A lost dispute comes out of the seller's share: reverse that much of the
+    transfer to their account (once: the dispute's id is the idempotency key).
+    Returns whether there was a transfer to reverse. Raises PaymentError."""
+    dispute = Dispute.objects.select_related("order").get(pk=dispute_id)
+    payment = dispute.order.payments.filter(status=Payment.Status.CONFIRMED).first()
+    if dispute.status != DS.LOST or payment is None or not payment.destination:
+        return False
+    get_provider(payment.provider).transfer_reverse(
+        payment=payment,
+        amount=dispute.amount,
+        idempotency_key=f"dispute-{dispute.pk}",
+    )
+    return True

@@ -8,12 +8,14 @@ same transaction as the change that causes it (sale, refund, dispute lost).
 
 from __future__ import annotations
 
+import secrets
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q, Sum
+from django.utils import timezone
 
 from distribly.accounts.models import PayoutAccount
 from distribly.currency import decimals, quantize
@@ -157,9 +159,7 @@ def earnings_differences(*, payment: Payment) -> list[tuple[str, Decimal, Decima
     """(what, ledger, provider) for each figure of the payment's order where our
     ledger and the provider disagree. Raises PaymentError."""
     theirs = get_provider(payment.provider).earnings_fetch(payment=payment)
-    entries = LedgerEntry.objects.filter(order_id=payment.order_id).exclude(
-        kind=LE.DISPUTE
-    )
+    entries = LedgerEntry.objects.filter(order_id=payment.order_id)
     zero = Decimal(0)
     sums = entries.aggregate(
         gross=Sum("gross", filter=Q(kind=LE.SALE), default=zero),
@@ -175,3 +175,26 @@ def earnings_differences(*, payment: Payment) -> list[tuple[str, Decimal, Decima
         figures.append(("platform fee", sums["fee"], theirs.platform_fee))
         figures.append(("net to seller", sums["net"], theirs.seller_net))
     return [(what, ours, their) for what, ours, their in figures if ours != their]
+
+
+def dev_payout_simulate(*, account: PayoutAccount) -> list[Payout]:
+    """The `dev` provider's simulated account: pay out its whole available balance
+    (a labelled test page button), so the Payouts page can be tried offline."""
+    balance = get_provider(account.provider).balance_fetch(
+        account_id=account.account_id
+    )
+    today = timezone.localdate()
+    return [
+        payout_record(
+            seller_id=account.user_id,
+            state=PayoutState(
+                payout_id=f"dev_po_{secrets.token_hex(8)}",
+                amount=amount,
+                currency=currency,
+                status=Payout.Status.PAID,
+                arrival_date=today,
+            ),
+        )
+        for currency, amount in sorted(balance.available.items())
+        if amount > 0
+    ]

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from distribly.accounts.models import PayoutAccount
 from sales.models import LedgerEntry, Order
@@ -150,3 +152,24 @@ def order_code_ids(order):
         .order_by("id")
         .values_list("id", flat=True)
     )
+
+
+def test_a_simulated_payout_pays_out_the_available_balance(client, active_listing, buy):
+    listing = active_listing(codes=3, price="10.00")
+    buy(listing, quantity=2)
+    client.force_login(listing.seller)
+    client.post(reverse("sales:payouts-setup"))
+    account = PayoutAccount.objects.get(user=listing.seller)
+    onboard = reverse("sales:dev-onboard", args=[account.account_id])
+    client.post(onboard, {"decision": "complete"})
+    LedgerEntry.objects.update(created_at=timezone.now() - timedelta(days=8))
+    assert client.get(reverse("sales:payouts")).context["balance"].available == {
+        "USD": Decimal("19.00")
+    }
+    client.post(onboard, {"decision": "payout"})
+    page = client.get(reverse("sales:payouts"))
+    assert page.context["balance"].available == {"USD": Decimal("0.00")}
+    [payout] = page.context["payouts"]
+    assert (payout.amount, payout.status) == (Decimal("19.00"), "paid")
+    client.post(onboard, {"decision": "payout"})  # nothing left: no empty payout
+    assert len(client.get(reverse("sales:payouts")).context["payouts"]) == 1
