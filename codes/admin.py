@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from distribly.admin import ReadOnlyAdmin, reject_with_reason
@@ -16,7 +17,10 @@ from .models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from .selectors import batch_foreign_holders
 from .services.batches import batch_approve, batch_reject
+
+FOREIGN_HOLDERS_SHOWN = 50
 
 BATCH_FIELDS = (
     "listing",
@@ -29,6 +33,8 @@ BATCH_FIELDS = (
     "lines_processed",
     "accepted",
     "duplicates",
+    "held_by_another_seller",
+    "foreign_holders",
     "rejected",
     "skipped_blank",
     "guessability",
@@ -42,6 +48,32 @@ BATCH_FIELDS = (
 )
 
 
+class HeldByAnotherSellerFilter(admin.SimpleListFilter):
+    title = "held by another seller"
+    parameter_name = "foreign"
+
+    def lookups(
+        self, request: HttpRequest, model_admin: admin.ModelAdmin[CodeBatch]
+    ) -> list[tuple[str, str]]:
+        return [
+            ("yes", "Some codes held by another seller"),
+            ("no", "None held by another seller"),
+            ("unchecked", "Not checked"),
+        ]
+
+    def queryset(
+        self, request: HttpRequest, queryset: QuerySet[CodeBatch]
+    ) -> QuerySet[CodeBatch]:
+        match self.value():
+            case "yes":
+                return queryset.filter(foreign_duplicates__gt=0)
+            case "no":
+                return queryset.filter(foreign_duplicates=0)
+            case "unchecked":
+                return queryset.filter(foreign_duplicates__isnull=True)
+        return queryset
+
+
 @admin.register(CodeBatch)
 class CodeBatchAdmin(ReadOnlyAdmin):
     list_display = [
@@ -52,11 +84,12 @@ class CodeBatchAdmin(ReadOnlyAdmin):
         "status",
         "accepted",
         "duplicates",
+        "held_by_another_seller",
         "rejected",
         "warning_count",
         "created_at",
     ]
-    list_filter = ["status", "source", "created_at"]
+    list_filter = ["status", HeldByAnotherSellerFilter, "source", "created_at"]
     search_fields = ["=id", "listing__title", "seller__email"]
     list_select_related = ["listing", "seller"]
     fields = BATCH_FIELDS
@@ -80,6 +113,46 @@ class CodeBatchAdmin(ReadOnlyAdmin):
             return "None"
         return format_html(
             "<ul>{}</ul>", format_html_join("", "<li>{}</li>", ((w,) for w in items))
+        )
+
+    @admin.display(description="Held by another seller", ordering="foreign_duplicates")
+    def held_by_another_seller(self, obj: CodeBatch) -> str:
+        if obj.foreign_duplicates is None:
+            return "Not checked"
+        return f"{obj.foreign_duplicates:,}"
+
+    @admin.display(description="Other sellers holding these codes")
+    def foreign_holders(self, obj: CodeBatch) -> str:
+        """Staff only: the seller of this batch sees the count, never who."""
+        holders = batch_foreign_holders(batch=obj, limit=FOREIGN_HOLDERS_SHOWN)
+        if not holders:
+            return "-"
+        rows = format_html_join(
+            "",
+            '<tr><td><a href="{}">{}</a></td><td><a href="{}">#{}</a></td>'
+            "<td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    reverse("admin:listings_listing_change", args=[h.listing_id]),
+                    h.listing_title,
+                    reverse("admin:codes_codebatch_change", args=[h.batch_id]),
+                    h.batch_id,
+                    h.seller_email,
+                    h.common,
+                )
+                for h in holders
+            ),
+        )
+        more = (
+            format_html("<p>The first {} batches only.</p>", FOREIGN_HOLDERS_SHOWN)
+            if len(holders) == FOREIGN_HOLDERS_SHOWN
+            else ""
+        )
+        return format_html(
+            "<table><thead><tr><th>Listing</th><th>Batch</th><th>Seller</th>"
+            "<th>Codes in common</th></tr></thead><tbody>{}</tbody></table>{}",
+            rows,
+            more,
         )
 
     @admin.display(description="Sample (masked)")

@@ -10,7 +10,9 @@ invariant 8). Lines stream through in constant memory:
 3. one transaction merges the staging rows into `codes_code` with
    `INSERT … ON CONFLICT (seller_id, digest) DO NOTHING` in line order, and
    derives the duplicate report from the database: a staged row whose digest
-   now belongs to another (batch, line) is a duplicate of that code.
+   now belongs to another (batch, line) is a duplicate of that code. Just before,
+   in the same transaction, one query counts the staged codes that another seller
+   already holds (`count_foreign_duplicates`).
 
 Because step 3 is a single transaction and the staging table dies with the
 connection, a crash anywhere leaves no partial batch: a re-run starts again
@@ -25,6 +27,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.backends.utils import CursorWrapper
 from django.utils.translation import gettext as _
 
 from codes.crypto import get_keyring
@@ -259,6 +262,60 @@ WHERE s.digest IS NOT NULL AND NOT (c.batch_id = %s AND c.line = s.line)
 """
 
 
+# Staged codes new to this seller (those the merge is about to accept) whose digest
+# another seller already holds, in any status (issue 12). Digests are keyed by one
+# platform key, so equal codes have equal digests whoever uploaded them.
+# - MAX(...) = 0: someone holds the code and it is not this seller. Neither NULL
+#   (nobody holds it) nor 1 (this seller has it already, so the merge reports it
+#   as a duplicate instead of accepting it) counts.
+# - A correlated scalar subquery is one probe of code_digest_idx per staged code,
+#   whatever the statistics say. Written as joins (EXISTS / NOT EXISTS, or a GROUP
+#   BY), the same count made PostgreSQL hash all of a big seller's codes, or the
+#   whole codes table when its statistics were stale (autovacuum is off here).
+# - Probing in digest order (the ORDER BY keeps the subquery from being flattened)
+#   walks the index leaf by leaf: ~30% faster than in line order on 100k codes.
+# - It runs before the merge inserts this batch, so that a probe meets only other
+#   batches' rows: a clean file costs one index probe per code and no heap visit.
+# - DISTINCT: a code repeated in the file is one code.
+FOREIGN_DUPLICATES_SQL = f"""
+SELECT COUNT(DISTINCT s.digest)
+FROM (SELECT digest FROM {STAGE} WHERE digest IS NOT NULL ORDER BY digest) s
+WHERE (SELECT MAX(CASE WHEN c.seller_id = %s THEN 1 ELSE 0 END)
+       FROM codes_code c WHERE c.digest = s.digest) = 0
+"""
+
+
+def _tune_merge_transaction(c: CursorWrapper) -> None:
+    if connection.vendor != "postgresql":
+        return
+    # Don't wait for the WAL flush of a million rows at COMMIT. Should the
+    # PostgreSQL server itself crash within the next few hundred ms, the whole
+    # merge is lost atomically: the batch is `importing` again, the stalled-import
+    # sweep re-runs it, and if its file was already deleted the seller is told
+    # to upload it again. Never a partial batch, never a silent loss.
+    c.execute("SET LOCAL synchronous_commit TO OFF")
+    # Sort the staged lines in memory rather than in temp files.
+    c.execute("SET LOCAL work_mem = '256MB'")
+
+
+def count_foreign_duplicates(*, stage: Stage, seller_id: int) -> int:
+    """How many staged codes, new to this seller, another seller already holds.
+
+    One set-based query over the staging table, never one per code. Call it in
+    the merge's transaction, before `merge_stage` inserts the codes it counts.
+    Only a number comes out: nothing about the other sellers.
+    """
+    if not connection.in_atomic_block:
+        raise RuntimeError(
+            "count_foreign_duplicates must run inside the merge's transaction"
+        )
+    with connection.cursor() as c:
+        _tune_merge_transaction(c)
+        c.execute(FOREIGN_DUPLICATES_SQL, [seller_id])
+        row = c.fetchone()
+    return int(row[0]) if row else 0
+
+
 def merge_stage(
     *,
     stage: Stage,
@@ -272,15 +329,7 @@ def merge_stage(
     if not connection.in_atomic_block:
         raise RuntimeError("merge_stage must run inside a transaction")
     with connection.cursor() as c:
-        if connection.vendor == "postgresql":
-            # Don't wait for the WAL flush of a million rows at COMMIT. Should the
-            # PostgreSQL server itself crash within the next few hundred ms, the whole
-            # merge is lost atomically: the batch is `importing` again, the stalled-import
-            # sweep re-runs it, and if its file was already deleted the seller is told
-            # to upload it again. Never a partial batch, never a silent loss.
-            c.execute("SET LOCAL synchronous_commit TO OFF")
-            # Sort the staged lines in memory rather than in temp files.
-            c.execute("SET LOCAL work_mem = '256MB'")
+        _tune_merge_transaction(c)
         c.execute(
             MERGE_CODES_SQL[connection.vendor],
             [seller_id, listing_id, batch_id, approved],

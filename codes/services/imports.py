@@ -25,6 +25,7 @@ from codes.importing.engine import (
     ImportFailed,
     ImportReport,
     Stage,
+    count_foreign_duplicates,
     discard_stage,
     merge_stage,
     stage_lines,
@@ -140,8 +141,12 @@ def _stage(
 def _merge(
     batch: CodeBatch, token: str, stage: Stage, report: ImportReport, state: ReadState
 ) -> CodeBatch:
-    """Merge the staged lines and record the report, if this worker still holds the claim."""
-    auto_approve = batch.seller.is_trusted_seller
+    """Merge the staged lines and record the report, if this worker still holds the claim.
+
+    Codes that another seller already holds are counted first, in the same
+    transaction (issue 12). Such a batch waits for staff even when its seller is
+    trusted: resold or leaked codes may not work for buyers.
+    """
     with transaction.atomic():
         locked = CodeBatch.objects.select_for_update().get(pk=batch.pk)
         if locked.import_token != token or locked.status != B.IMPORTING:
@@ -149,6 +154,14 @@ def _merge(
                 "batch %s: claim lost to another worker, discarding", batch.pk
             )
             return locked
+        # We generated these codes ourselves: a clash is chance, not resale.
+        foreign = (
+            None
+            if batch.source == CodeBatch.Source.GENERATED
+            else count_foreign_duplicates(stage=stage, seller_id=batch.seller_id)
+        )
+        auto_approve = batch.seller.is_trusted_seller and not foreign
+        locked.foreign_duplicates = foreign
         merge_stage(
             stage=stage,
             report=report,
