@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from codes.models import Code
-from codes.services.validation import code_state
+from codes.services.validation import code_verify
 from sales.models import Order, Refund
 from sales.services.refunds import refunds_pending_sweep
 from tests.sales.payments.conftest import start_checkout
@@ -55,7 +55,7 @@ def test_a_fully_refunded_order_keeps_no_valid_code(
     assert (order.status, str(order.refunded_amount)) == ("refunded", "38.00")
     assert statuses(order) == ["cancelled", "cancelled"]
     [last] = Code.objects.filter(order_id=order.pk).order_by("id")[:1]
-    assert code_state(seller_id=order.seller_id, raw=last.reveal()).valid is False
+    assert code_verify(seller_id=order.seller_id, value=last.reveal()).valid is False
     seller_mail = next(m for m in mailoutbox if m.to == [order.listing.seller.email])
     assert last.reveal() in seller_mail.body  # "Cancelled codes" lists it
 
