@@ -29,6 +29,8 @@ LEFT, RIGHT, TOP, BOTTOM = 64, 8, 10, 26
 BAR_ROW = 36  # height of one row of the horizontal bar chart
 VALUE_ROOM = 110  # right of the longest bar: its value label
 LABEL_CHARS = 70  # longer category labels are cut (the full one is in <title>)
+# A step's leading digit: below 1.5 → 1, below 3 → 2, below 7 → 5, else 10.
+NICE = ((Decimal("1.5"), 1), (Decimal(3), 2), (Decimal(7), 5))
 
 
 def plain(value: Decimal) -> str:
@@ -37,14 +39,22 @@ def plain(value: Decimal) -> str:
 
 
 def nice_step(span: Decimal, *, integer: bool = False) -> Decimal:
-    """The smallest 1, 2 or 5 × 10ⁿ that is at least `span` (1 for nothing)."""
+    """A round step near `span`: 1, 2 or 5 times a power of ten (1 for nothing).
+
+    Rounded to the nearest, not up (Heckbert's "nice numbers", Graphics Gems
+    1990): rounding up to 100 for a span of 60 would leave half the chart empty.
+    """
     if span <= 0:
         return Decimal(1)
     exponent = span.adjusted()
     mantissa = span.scaleb(-exponent)
-    factor = next(m for m in (1, 2, 5, 10) if mantissa <= m)
+    factor = next((m for limit, m in NICE if mantissa < limit), 10)
     # An exact integer for steps ≥ 1, so labels never read "1E+2".
-    step = Decimal(factor * 10**exponent) if exponent >= 0 else Decimal(factor).scaleb(exponent)
+    step = (
+        Decimal(factor * 10**exponent)
+        if exponent >= 0
+        else Decimal(factor).scaleb(exponent)
+    )
     return max(step, Decimal(1)) if integer else step
 
 
@@ -172,9 +182,7 @@ def tick_indexes(count: int, ticks: int) -> list[int]:
     return sorted({round(k * (count - 1) / (ticks - 1)) for k in range(ticks)})
 
 
-def _x_labels(
-    frame: _Frame, labels: Sequence[str], ticks: int
-) -> Iterable[SafeString]:
+def _x_labels(frame: _Frame, labels: Sequence[str], ticks: int) -> Iterable[SafeString]:
     indexes = tick_indexes(len(labels), ticks)
     for index in indexes:
         anchor = (

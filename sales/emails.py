@@ -12,6 +12,7 @@ from distribly.emails import make_message
 from listings.models import Listing
 
 from .models import Dispute, Order, Refund
+from .overview import stock_forecast
 
 
 def _codes(
@@ -81,7 +82,13 @@ def stock_alert_message(
     return make_message(
         f"listing-{kind.replace('_', '-')}",
         listing.seller.email,
-        {"listing": listing, "available": available},
+        {
+            "listing": listing,
+            "available": available,
+            "forecast_days": stock_forecast(listing_id=listing.pk, available=available)
+            if kind == "low_stock"
+            else None,
+        },
         listing.seller.language,
     )
 

@@ -32,8 +32,6 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
-from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
 from codes.models import Code
 from listings.models import Listing
@@ -129,8 +127,11 @@ class ListingSales:
     taken: int  # taken from stock, orders of the last RATE_DAYS days
 
 
-def _orders_since(since: datetime, **filters: int) -> QuerySet[Order]:
-    return Order.objects.filter(created_at__gte=since, **filters).values("pk")
+def _orders_since(since: datetime, **filters: int) -> QuerySet[Order, int]:
+    """Ids of orders placed since `since`: the index-friendly way to recent codes."""
+    return Order.objects.filter(created_at__gte=since, **filters).values_list(
+        "pk", flat=True
+    )
 
 
 def sales_per_listing(*, seller_id: int) -> list[ListingSales]:
@@ -186,19 +187,6 @@ def stock_forecast(*, listing_id: int, available: int) -> int | None:
     return days_until_sold_out(available=available, sold=taken)
 
 
-def sells_out_sentence(days: int | None) -> str:
-    """`stock_forecast` in words, for emails ("" when nothing sold recently)."""
-    if days is None:
-        return ""
-    if days == 0:
-        return _("At the current rate it sells out today.")
-    return ngettext(
-        "At the current rate it sells out in about %(days)d day.",
-        "At the current rate it sells out in about %(days)d days.",
-        days,
-    ) % {"days": days}
-
-
 @dataclass(frozen=True)
 class Forecast:
     listing_id: int
@@ -209,7 +197,7 @@ class Forecast:
     @property
     def per_day(self) -> Decimal:
         return (Decimal(self.taken) / RATE_DAYS).quantize(
-            Decimal("0.1"), rounding=ROUND_HALF_UP
+            Decimal("0.01"), rounding=ROUND_HALF_UP
         )
 
     @property

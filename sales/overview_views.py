@@ -89,24 +89,31 @@ def revenue_chart(days: list[DayAmount], currency: str) -> Chart:
     )
 
 
+def _units_desc(sold: list[ListingSales]) -> str:
+    if not sold:
+        return ""
+    desc = _(
+        "Units sold per item, last %(days)d days: %(total)d in total, most: %(item)s (%(units)d)."
+    ) % {
+        "days": UNITS_DAYS,
+        "total": sum(s.units for s in sold),
+        "item": sold[0].title,
+        "units": sold[0].units,
+    }
+    if len(sold) > TOP_LISTINGS:
+        desc += " " + _(
+            "The chart shows the %(count)d best-selling items; the table lists all."
+        ) % {"count": TOP_LISTINGS}
+    return desc
+
+
 def units_chart(sales: list[ListingSales]) -> Chart:
     sold = [s for s in sales if s.units]
-    total = sum(s.units for s in sold)
     svg = bar_chart(
         [(s.title, s.units) for s in sold],
         chart_id="units",
         title=_("Units sold per item, last %(days)d days") % {"days": UNITS_DAYS},
-        desc=_(
-            "Units sold per item, last %(days)d days: %(total)d in total, most: %(item)s (%(units)d)."
-        )
-        % {
-            "days": UNITS_DAYS,
-            "total": total,
-            "item": sold[0].title,
-            "units": sold[0].units,
-        }
-        if sold
-        else "",
+        desc=_units_desc(sold),
         limit=TOP_LISTINGS,
     )
     return Chart(

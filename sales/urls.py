@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import earnings_views, views
+from . import earnings_views, overview_views, views
 
 app_name = "sales"
 urlpatterns = [
@@ -26,6 +26,7 @@ urlpatterns = [
         earnings_views.stripe_connect_webhook,
         name="stripe-connect-webhook",
     ),
+    path("sell/earnings/", overview_views.earnings_overview, name="earnings"),
     path("sell/earnings/payouts/", earnings_views.payouts, name="payouts"),
     path(
         "sell/earnings/payouts/setup/",

@@ -41,6 +41,8 @@ def test_low_stock_alert_once_per_crossing(
     buy(listing, email="c@example.com")  # 2 left: no repeat
     alerts = [m for m in mailoutbox if "left for" in m.subject]
     assert [m.subject for m in alerts] == [f'Only 3 codes left for "{listing.title}"']
+    # 2 codes sold in the last 28 days, 3 left: about 42 days at that rate
+    assert "At the current rate it sells out in about 42 days." in alerts[0].body
     approve(
         batch=upload(listing, "\n".join(f"TOPUP-CODE-{n:06}" for n in range(5)))
     )  # 7: re-armed
