@@ -520,8 +520,10 @@ def production_problems() -> list[str]:
             "STRIPE_CONNECT_WEBHOOK_SECRET is not set: sellers' payout accounts "
             "would never be updated"
         )
-    if STRIPE_API_BASE:
-        problems.append("STRIPE_API_BASE is set: payments would go to a stand-in")
+    if STRIPE_API_BASE and not STRIPE_SECRET_KEY.startswith(("sk_test_", "rk_test_")):
+        problems.append(
+            "STRIPE_API_BASE is set with a live key: payments would go to a stand-in"
+        )
     return [p for p in problems if p]
 
 

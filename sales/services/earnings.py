@@ -162,13 +162,13 @@ def earnings_differences(*, payment: Payment) -> list[tuple[str, Decimal, Decima
     entries = LedgerEntry.objects.filter(order_id=payment.order_id)
     zero = Decimal(0)
     sums = entries.aggregate(
-        gross=Sum("gross", filter=Q(kind=LE.SALE), default=zero),
+        charged=Sum("gross", filter=Q(kind=LE.SALE), default=zero),
         refunded=Sum("gross", filter=Q(kind=LE.REFUND), default=zero),
         fee=Sum("platform_fee", default=zero),
         net=Sum("seller_net", default=zero),
     )
     figures = [
-        ("charged", sums["gross"], theirs.gross),
+        ("charged", sums["charged"], theirs.gross),
         ("refunded", -sums["refunded"], theirs.refunded),
     ]
     if payment.destination:  # the split exists at the provider only then

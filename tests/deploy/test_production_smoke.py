@@ -92,6 +92,7 @@ def _production_env(smtp_port: int, stripe_url: str) -> dict[str, str]:
         "DEFAULT_FROM_EMAIL": f"Distribly <no-reply@{HOST}>",
         "STRIPE_SECRET_KEY": "sk_test_smoke",
         "STRIPE_WEBHOOK_SECRET": "whsec_smoke",
+        "STRIPE_CONNECT_WEBHOOK_SECRET": "whsec_smoke_connect",
         "STRIPE_API_BASE": stripe_url,
         "STRIPE_MAX_NETWORK_RETRIES": "0",
         "PRIVATE_UPLOAD_ROOT": str(ROOT / ".smoke-uploads"),

@@ -89,3 +89,16 @@ def test_the_secret_key_placeholder_chain_is_closed():
     My purchases. The chain starts at start-up: that key never runs."""
     stderr = _refused(DJANGO_SECRET_KEY=_example("DJANGO_SECRET_KEY"))
     assert "DJANGO_SECRET_KEY is a development or example value" in stderr
+
+
+def test_sellers_payouts_without_the_connect_secret_are_refused():
+    # Payout accounts would never learn they can receive money, or lose it.
+    assert "STRIPE_CONNECT_WEBHOOK_SECRET" in _refused(
+        STRIPE_CONNECT_WEBHOOK_SECRET=None
+    )
+
+
+def test_a_live_key_pointed_at_a_stand_in_api_is_refused():
+    assert "STRIPE_API_BASE" in _refused(
+        STRIPE_SECRET_KEY="sk_live_0123456789", STRIPE_API_BASE="http://127.0.0.1:12111"
+    )

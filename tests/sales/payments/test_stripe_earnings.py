@@ -225,6 +225,9 @@ def test_a_dispute_stages_evidence_and_losing_it_cancels_the_codes(
     assert (row.status, code.status) == ("lost", "cancelled")
     loss = LedgerEntry.objects.get(order=order, kind="dispute")
     assert loss.seller_net == Decimal("-19.00")
+    # the seller's share was taken back from their account: the books agree
+    assert connect.calls("POST", "/v1/transfers/")
+    call_command("reconcile_earnings")
 
 
 def test_a_dispute_on_a_refunded_order_is_harmless(
