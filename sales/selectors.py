@@ -16,6 +16,10 @@ from codes.models import Code
 
 from .models import LedgerEntry, Order, Refund
 
+# The platform's fee on Sales: what sales and refunds moved, not what the platform
+# lost to a dispute (that is no fee, and not the seller's business).
+FEE_ROWS = ~Q(kind=LedgerEntry.Kind.DISPUTE)
+ALL_ROWS = Q()
 SALE_STATUSES = [
     Order.Status.FULFILLED,
     Order.Status.REFUNDED,
@@ -58,7 +62,7 @@ def sales_totals(qs: QuerySet[Order]) -> list[dict[str, Any]]:
         r["currency"]: dict(r)
         for r in LedgerEntry.objects.filter(order__in=qs.values("pk"))
         .values("currency")
-        .annotate(fee=Sum("platform_fee"), net=Sum("seller_net"))
+        .annotate(fee=Sum("platform_fee", filter=FEE_ROWS), net=Sum("seller_net"))
     }
     rows = qs.values("currency").annotate(
         gross=Sum("amount"), refunded=Sum("refunded_amount")
@@ -179,7 +183,7 @@ def ledger_by_order(order_ids: list[int]) -> dict[int, tuple[Decimal, Decimal]]:
         order_id: (fee, net)
         for order_id, fee, net in LedgerEntry.objects.filter(order_id__in=order_ids)
         .values("order_id")
-        .annotate(fee=Sum("platform_fee"), net=Sum("seller_net"))
+        .annotate(fee=Sum("platform_fee", filter=FEE_ROWS), net=Sum("seller_net"))
         .values_list("order_id", "fee", "net")
     }
 
@@ -187,10 +191,10 @@ def ledger_by_order(order_ids: list[int]) -> dict[int, tuple[Decimal, Decimal]]:
 def with_earnings(qs: QuerySet[Order]) -> QuerySet[Order]:
     """Orders annotated with `fee` and `net` (to the seller) from the ledger."""
 
-    def total(field: str) -> Any:
+    def total(field: str, rows: Q = ALL_ROWS) -> Any:
         return Coalesce(
             Subquery(
-                LedgerEntry.objects.filter(order=OuterRef("pk"))
+                LedgerEntry.objects.filter(rows, order=OuterRef("pk"))
                 .values("order")
                 .annotate(total=Sum(field))
                 .values("total")
@@ -198,4 +202,4 @@ def with_earnings(qs: QuerySet[Order]) -> QuerySet[Order]:
             Decimal("0"),
         )
 
-    return qs.annotate(fee=total("platform_fee"), net=total("seller_net"))
+    return qs.annotate(fee=total("platform_fee", FEE_ROWS), net=total("seller_net"))

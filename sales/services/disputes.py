@@ -18,11 +18,11 @@ from django.utils import timezone
 from codes.models import Code
 from codes.services.allocation import codes_cancel
 from distribly.tasks import enqueue_on_commit
-from sales.models import Delivery, Dispute, Order, OrderPageView, Payment
+from sales.models import Delivery, Dispute, Order, OrderPageView, Payment, Refund
 from sales.payments import get_provider
 from sales.payments.base import DisputeState, ProviderEvent
 
-from .earnings import ledger_dispute_lost
+from .earnings import dispute_seller_share, ledger_dispute_lost
 
 STAGE_TASK = "sales.tasks.dispute_stage_evidence"
 EMAIL_TASK = "sales.tasks.email_dispute"
@@ -107,7 +107,18 @@ def dispute_evidence(dispute: Dispute) -> dict[str, str]:
             if c.redeemed_at
         ),
     ]
-    return {
+    refunds = Refund.objects.filter(order=order, status=Refund.Status.SUCCEEDED)
+    refunded = [
+        f"{r.completed_at:%Y-%m-%d %H:%M:%S} UTC: refunded {r.amount} {order.currency}"
+        for r in refunds.order_by("completed_at")
+        if r.completed_at
+    ]
+    evidence = {
+        "uncategorized_text": (
+            "Already refunded to the buyer before the dispute:\n" + "\n".join(refunded)
+            if refunded
+            else ""
+        ),
         "product_description": (
             f'{order.quantity} x "{order.listing.title}": a digital code '
             "delivered by email and on the order page."
@@ -116,6 +127,7 @@ def dispute_evidence(dispute: Dispute) -> dict[str, str]:
         "service_date": f"{order.paid_at:%Y-%m-%d}" if order.paid_at else "",
         "access_activity_log": "\n".join(line for line in log if line)[:20000],
     }
+    return {field: text for field, text in evidence.items() if text}
 
 
 def dispute_stage(*, dispute_id: int, submit: bool = False) -> Dispute:
@@ -149,9 +161,10 @@ def dispute_recover(*, dispute_id: int) -> bool:
     payment = dispute.order.payments.filter(status=Payment.Status.CONFIRMED).first()
     if dispute.status != DS.LOST or payment is None or not payment.destination:
         return False
+    share = dispute_seller_share(dispute.order, dispute)
+    if not share:
+        return False
     get_provider(payment.provider).transfer_reverse(
-        payment=payment,
-        amount=dispute.amount,
-        idempotency_key=f"dispute-{dispute.pk}",
+        payment=payment, amount=share, idempotency_key=f"dispute-{dispute.pk}"
     )
     return True

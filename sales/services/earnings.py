@@ -82,9 +82,17 @@ def ledger_refund(order: Order, refund: Refund) -> None:
     )
 
 
+def dispute_seller_share(order: Order, dispute: Dispute) -> Decimal:
+    """What a lost dispute takes from the seller: the disputed amount, but never more
+    than the part of the order not refunded already (a bank may take back a payment
+    that was partly refunded; the platform bears the difference)."""
+    return max(Decimal(0), min(dispute.amount, order.amount - order.refunded_amount))
+
+
 def ledger_dispute_lost(order: Order, dispute: Dispute) -> None:
-    """A lost dispute: the bank took the money back, from the seller's share
-    (the platform keeps its fee; the provider's dispute fee is the platform's)."""
+    """A lost dispute: the bank took the money back, from the seller's share (the
+    transfer is reversed by as much); the provider's dispute fee is the platform's."""
+    share = dispute_seller_share(order, dispute)
     LedgerEntry.objects.create(
         order=order,
         seller_id=order.seller_id,
@@ -92,8 +100,8 @@ def ledger_dispute_lost(order: Order, dispute: Dispute) -> None:
         dispute=dispute,
         currency=order.currency,
         gross=-dispute.amount,
-        platform_fee=Decimal(0),
-        seller_net=-dispute.amount,
+        platform_fee=share - dispute.amount,
+        seller_net=-share,
     )
 
 
@@ -164,7 +172,7 @@ def earnings_differences(*, payment: Payment) -> list[tuple[str, Decimal, Decima
     sums = entries.aggregate(
         charged=Sum("gross", filter=Q(kind=LE.SALE), default=zero),
         refunded=Sum("gross", filter=Q(kind=LE.REFUND), default=zero),
-        fee=Sum("platform_fee", default=zero),
+        fee=Sum("platform_fee", filter=~Q(kind=LE.DISPUTE), default=zero),
         net=Sum("seller_net", default=zero),
     )
     figures = [

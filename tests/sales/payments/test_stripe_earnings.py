@@ -282,3 +282,38 @@ def test_a_risky_payment_is_held_and_an_early_fraud_warning_refunds_it(
     assert (order.status, code.status) == ("refunded", "cancelled")
     assert Refund.objects.get(order=order).source == "fraud"
     assert any(m.to == [listing.seller.email] for m in mailoutbox)
+
+
+def test_a_lost_dispute_after_a_refund_takes_no_more_than_the_seller_kept(
+    client,
+    connect,
+    active_listing,
+    onboarded,
+    post_event,
+    django_capture_on_commit_callbacks,
+):
+    listing = active_listing(codes=3, price="19.00")
+    onboarded(listing)
+    order, payment, _ = start_checkout(client, listing, quantity=2)
+    post_event("checkout.session.completed", connect.pay(payment.provider_ref))
+    first = Code.objects.filter(order_id=order.pk).order_by("id").first()
+    client.force_login(listing.seller)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            reverse("sales:sales-refund", args=[order.reference]), {"code": first.pk}
+        )
+    dispute = connect.open_dispute(connect.charge_for(payment.provider_ref)["id"])
+    post_event("charge.dispute.created", dispute)
+    staged = connect.disputes[dispute["id"]]["evidence"]
+    assert "refunded 19.00 USD" in staged["uncategorized_text"]
+    post_event(
+        "charge.dispute.closed", connect.close_dispute(dispute["id"], status="lost")
+    )
+    loss = LedgerEntry.objects.get(order=order, kind="dispute")
+    # the bank took back 38.00; 19.00 had been refunded: the seller loses 19.00
+    assert (loss.gross, loss.seller_net, loss.platform_fee) == (
+        Decimal("-38.00"),
+        Decimal("-19.00"),
+        Decimal("-19.00"),
+    )
+    call_command("reconcile_earnings")
