@@ -43,19 +43,31 @@ def _share(part: Decimal, of: Decimal, total: Decimal, currency: str) -> Decimal
     return (total * part / of).quantize(step, rounding=ROUND_HALF_UP)
 
 
+def _entry(
+    order: Order, kind: str, *, gross: Decimal, seller_net: Decimal, **link: Any
+) -> LedgerEntry:
+    """One ledger row of `order`; the platform's part is what the seller's is not."""
+    return LedgerEntry.objects.create(
+        order=order,
+        seller_id=order.seller_id,
+        kind=kind,
+        currency=order.currency,
+        gross=gross,
+        platform_fee=gross - seller_net,
+        seller_net=seller_net,
+        **link,
+    )
+
+
 def ledger_sale(order: Order) -> None:
     """The order's money came in. Inside the confirming transaction; once."""
-    fee = order.platform_fee
     try:
         with transaction.atomic():
-            LedgerEntry.objects.create(
-                order=order,
-                seller_id=order.seller_id,
-                kind=LE.SALE,
-                currency=order.currency,
+            _entry(
+                order,
+                LE.SALE,
                 gross=order.amount,
-                platform_fee=fee,
-                seller_net=order.amount - fee,
+                seller_net=order.amount - order.platform_fee,
             )
     except IntegrityError:
         pass  # recorded before (the one-sale-per-order constraint)
@@ -70,15 +82,12 @@ def ledger_refund(order: Order, refund: Refund) -> None:
         if settings.REFUND_PLATFORM_FEE
         else Decimal(0)
     )
-    LedgerEntry.objects.create(
-        order=order,
-        seller_id=order.seller_id,
-        kind=LE.REFUND,
-        refund=refund,
-        currency=order.currency,
+    _entry(
+        order,
+        LE.REFUND,
         gross=-refund.amount,
-        platform_fee=-fee_back,
         seller_net=-(refund.amount - fee_back),
+        refund=refund,
     )
 
 
@@ -92,16 +101,12 @@ def dispute_seller_share(order: Order, dispute: Dispute) -> Decimal:
 def ledger_dispute_lost(order: Order, dispute: Dispute) -> None:
     """A lost dispute: the bank took the money back, from the seller's share (the
     transfer is reversed by as much); the provider's dispute fee is the platform's."""
-    share = dispute_seller_share(order, dispute)
-    LedgerEntry.objects.create(
-        order=order,
-        seller_id=order.seller_id,
-        kind=LE.DISPUTE,
-        dispute=dispute,
-        currency=order.currency,
+    _entry(
+        order,
+        LE.DISPUTE,
         gross=-dispute.amount,
-        platform_fee=share - dispute.amount,
-        seller_net=-share,
+        seller_net=-dispute_seller_share(order, dispute),
+        dispute=dispute,
     )
 
 

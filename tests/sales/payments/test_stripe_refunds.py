@@ -18,6 +18,7 @@ from sales.services.refunds import refunds_pending_sweep
 from tests.sales.payments.conftest import start_checkout
 
 pytestmark = pytest.mark.django_db
+STALE = timedelta(minutes=10)  # past the in-progress window of a pending refund
 
 
 @pytest.fixture
@@ -30,6 +31,29 @@ def paid(client, active_listing, stripe_fake, post_event):
         post_event("checkout.session.completed", stripe_fake.pay(payment.provider_ref))
         payment.refresh_from_db()
         return order, payment, stripe_fake.charge_for(payment.provider_ref)["id"]
+
+    return make
+
+
+@pytest.fixture
+def stuck_refund(client, stripe_fake, django_capture_on_commit_callbacks):
+    """The seller refunds (one code of) an order while every call to Stripe fails:
+    the refund stays pending. `age` backdates it past the in-progress window."""
+
+    def make(order, code=None, age=timedelta(0)):
+        client.force_login(order.listing.seller)
+        stripe_fake.fail_next = 50
+        with django_capture_on_commit_callbacks(execute=True):
+            client.post(
+                reverse("sales:sales-refund", args=[order.reference]),
+                {"code": code.pk} if code else {},
+            )
+        stripe_fake.fail_next = 0
+        refund = Refund.objects.get(order=order)
+        assert refund.status == Refund.Status.PENDING
+        Refund.objects.filter(pk=refund.pk).update(created_at=timezone.now() - age)
+        refund.refresh_from_db()
+        return refund
 
     return make
 
@@ -61,19 +85,10 @@ def test_a_fully_refunded_order_keeps_no_valid_code(
 
 
 def test_a_pending_refund_never_hides_a_dashboard_refund(
-    client, paid, stripe_fake, post_event, django_capture_on_commit_callbacks
+    paid, stripe_fake, post_event, stuck_refund, django_capture_on_commit_callbacks
 ):
     order, payment, charge = paid()
-    codes = list(Code.objects.filter(order_id=order.pk).order_by("id"))
-    client.force_login(order.listing.seller)
-    stripe_fake.fail_next = 5  # our refund call keeps failing
-    with django_capture_on_commit_callbacks(execute=True):
-        client.post(
-            reverse("sales:sales-refund", args=[order.reference]), {"code": codes[0].pk}
-        )
-    ours = Refund.objects.get(order=order)
-    assert ours.status == Refund.Status.PENDING
-    stripe_fake.fail_next = 0
+    ours = stuck_refund(order, Code.objects.filter(order_id=order.pk).first())
 
     stripe_fake.dashboard_refund(charge, 3800)  # staff refund everything by hand
     post_event("charge.refunded", stripe_fake.charge_for(payment.provider_ref))
@@ -83,9 +98,7 @@ def test_a_pending_refund_never_hides_a_dashboard_refund(
     assert Refund.objects.get(source=Refund.Source.PROVIDER).amount == 38
 
     # The sweep then retries ours: Stripe refuses (nothing left), it is not counted.
-    Refund.objects.filter(pk=ours.pk).update(
-        created_at=timezone.now() - timedelta(minutes=10)
-    )
+    Refund.objects.filter(pk=ours.pk).update(created_at=timezone.now() - STALE)
     with django_capture_on_commit_callbacks(execute=True):
         assert refunds_pending_sweep() == [ours.pk]
     ours.refresh_from_db()
@@ -95,21 +108,11 @@ def test_a_pending_refund_never_hides_a_dashboard_refund(
 
 
 def test_a_stuck_refund_redone_by_hand_is_taken_as_the_same_refund(
-    client, paid, stripe_fake, post_event, django_capture_on_commit_callbacks
+    paid, stripe_fake, post_event, stuck_refund, django_capture_on_commit_callbacks
 ):
     order, payment, charge = paid()
-    codes = list(Code.objects.filter(order_id=order.pk).order_by("id"))
-    client.force_login(order.listing.seller)
-    stripe_fake.fail_next = 5
-    with django_capture_on_commit_callbacks(execute=True):
-        client.post(
-            reverse("sales:sales-refund", args=[order.reference]), {"code": codes[0].pk}
-        )
-    stripe_fake.fail_next = 0
-    ours = Refund.objects.get(order=order)
-    Refund.objects.filter(pk=ours.pk).update(
-        created_at=timezone.now() - timedelta(minutes=10)
-    )
+    first = Code.objects.filter(order_id=order.pk).order_by("id").first()
+    ours = stuck_refund(order, first, age=STALE)
     stripe_fake.dashboard_refund(charge, 1900)  # the same unit, by hand
     post_event("charge.refunded", stripe_fake.charge_for(payment.provider_ref))
     ours.refresh_from_db()
@@ -128,18 +131,10 @@ def test_a_stuck_refund_redone_by_hand_is_taken_as_the_same_refund(
 
 
 def test_a_refund_whose_answer_was_lost_completes_from_stripes_list(
-    client, paid, stripe_fake, django_capture_on_commit_callbacks, settings
+    paid, stuck_refund, django_capture_on_commit_callbacks, settings
 ):
     order, payment, _ = paid()
-    codes = list(Code.objects.filter(order_id=order.pk).order_by("id"))
-    client.force_login(order.listing.seller)
-    stripe_fake.fail_next = 5
-    with django_capture_on_commit_callbacks(execute=True):
-        client.post(
-            reverse("sales:sales-refund", args=[order.reference]), {"code": codes[1].pk}
-        )
-    stripe_fake.fail_next = 0
-    ours = Refund.objects.get(order=order)
+    ours = stuck_refund(order, Code.objects.filter(order_id=order.pk).order_by("id")[1])
     # The request had reached Stripe; only its answer was lost.
     stripe.StripeClient(
         settings.STRIPE_SECRET_KEY, base_addresses={"api": settings.STRIPE_API_BASE}
@@ -166,18 +161,10 @@ def test_a_refund_whose_answer_was_lost_completes_from_stripes_list(
 
 
 def test_a_refund_pending_past_the_give_up_time_fails_for_staff(
-    client, paid, stripe_fake, django_capture_on_commit_callbacks
+    paid, stuck_refund, django_capture_on_commit_callbacks
 ):
     order, _, _ = paid()
-    client.force_login(order.listing.seller)
-    stripe_fake.fail_next = 50
-    with django_capture_on_commit_callbacks(execute=True):
-        client.post(reverse("sales:sales-refund", args=[order.reference]))
-    ours = Refund.objects.get(order=order)
-    Refund.objects.filter(pk=ours.pk).update(
-        created_at=timezone.now() - timedelta(hours=13)
-    )
-    stripe_fake.fail_next = 0
+    ours = stuck_refund(order, age=timedelta(hours=13))
     with django_capture_on_commit_callbacks(execute=True):
         refunds_pending_sweep()
     ours.refresh_from_db()
