@@ -78,14 +78,16 @@ class Order(models.Model):
         max_digits=10, decimal_places=2, default=Decimal("0")
     )
     # The platform's part of `amount`, fixed at checkout (sales.services.earnings).
+    # Columns added after launch have database defaults: processes of the previous
+    # release still insert rows without them during a rolling deploy.
     platform_fee = models.DecimalField(
-        max_digits=10, decimal_places=2, default=Decimal("0")
+        max_digits=10, decimal_places=2, default=Decimal("0"), db_default=Decimal("0")
     )
     note = models.CharField(max_length=300, blank=True)
     # Fraud hold: paid, codes sold to the order but not shown until staff release it
     # or `held_until` passes without an early fraud warning.
     held_until = models.DateTimeField(null=True, blank=True)
-    hold_reason = models.CharField(max_length=300, blank=True)
+    hold_reason = models.CharField(max_length=300, blank=True, db_default="")
     fraud_warning_at = models.DateTimeField(null=True, blank=True)
     # Who started the checkout, for the caps on unpaid reservations (not shown).
     client_network = models.CharField(max_length=64, blank=True, default="")
@@ -158,11 +160,13 @@ class Payment(models.Model):
     # Stripe: the PaymentIntent, needed for refunds.
     provider_payment_id = models.CharField(max_length=255, blank=True, db_index=True)
     # The seller's payout account the money went to (a destination charge), if any.
-    destination = models.CharField(max_length=255, blank=True)
+    destination = models.CharField(max_length=255, blank=True, db_default="")
     # From the provider's charge: its risk rating and the card's fingerprint
     # (the same card across orders), for the fraud hold.
-    risk_level = models.CharField(max_length=20, blank=True)
-    card_fingerprint = models.CharField(max_length=64, blank=True, db_index=True)
+    risk_level = models.CharField(max_length=20, blank=True, db_default="")
+    card_fingerprint = models.CharField(
+        max_length=64, blank=True, db_index=True, db_default=""
+    )
     status = models.CharField(
         max_length=10, choices=Status.choices, default=Status.CREATED
     )

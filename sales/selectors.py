@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from allauth.account.models import EmailAddress
-from django.db.models import OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import DecimalField, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -200,6 +200,7 @@ def with_earnings(qs: QuerySet[Order]) -> QuerySet[Order]:
                 .values("total")
             ),
             Decimal("0"),
+            output_field=DecimalField(),
         )
 
     return qs.annotate(fee=total("platform_fee", FEE_ROWS), net=total("seller_net"))

@@ -26,6 +26,7 @@ from codes.models import Code, CodeReveal
 from codes.services.reveal import code_reveal
 from codes.services.validation import code_state
 from codes.views import validate_render
+from distribly.currency import quantize
 from distribly.downloads import csv_response
 from distribly.errors import FieldError
 from distribly.http import (
@@ -313,8 +314,8 @@ def sales_export(request: AuthenticatedRequest) -> StreamingHttpResponse:
             o.amount,
             o.currency,
             o.refunded_amount,
-            o.fee,  # type: ignore[attr-defined]  # with_earnings
-            o.net,  # type: ignore[attr-defined]
+            quantize(o.fee, o.currency),  # type: ignore[attr-defined]  # with_earnings
+            quantize(o.net, o.currency),  # type: ignore[attr-defined]
             o.get_status_display(),
         )
         for o in with_earnings(qs).iterator(chunk_size=1000)
