@@ -358,24 +358,38 @@ SELLERS_NEED_PAYOUTS = envbool(
 )
 # The platform fee: a percentage of each order, plus an optional fixed part per
 # currency ("USD:0.30,EUR:0.25"), rounded half up to the currency's minor unit.
-PLATFORM_FEE_PERCENT = Decimal(os.getenv("PLATFORM_FEE_PERCENT", "5"))
-PLATFORM_FEE_FIXED = {
-    currency.strip().upper(): Decimal(amount)
-    for currency, _sep, amount in (
-        part.partition(":")
-        for part in os.getenv("PLATFORM_FEE_FIXED", "").split(",")
-        if part.strip()
+try:
+    PLATFORM_FEE_PERCENT = Decimal(os.getenv("PLATFORM_FEE_PERCENT", "5"))
+    PLATFORM_FEE_FIXED = {
+        currency.strip().upper(): Decimal(amount)
+        for currency, _sep, amount in (
+            part.partition(":")
+            for part in os.getenv("PLATFORM_FEE_FIXED", "").split(",")
+            if part.strip()
+        )
+    }
+except ArithmeticError as e:
+    raise ImproperlyConfigured(
+        "PLATFORM_FEE_PERCENT is a number and PLATFORM_FEE_FIXED reads like "
+        "USD:0.30,EUR:0.25"
+    ) from e
+if not 0 <= PLATFORM_FEE_PERCENT < 100 or any(
+    v < 0 for v in PLATFORM_FEE_FIXED.values()
+):
+    raise ImproperlyConfigured(
+        "PLATFORM_FEE_PERCENT must be from 0 to under 100, fixed fees not negative"
     )
-}
 # Whether a refund gives the platform's fee back (in proportion) or keeps it.
 REFUND_PLATFORM_FEE = envbool("REFUND_PLATFORM_FEE", "True")
 
 # Fraud hold: a paid order whose payment the provider rates risky, or that trips a
 # velocity rule (too many orders or codes from one email, card or network within the
 # window), keeps its codes hidden for FRAUD_HOLD_HOURS unless staff release it.
-FRAUD_HOLD_RISK_LEVELS = set(
-    filter(None, os.getenv("FRAUD_HOLD_RISK_LEVELS", "elevated,highest").split(","))
-)
+FRAUD_HOLD_RISK_LEVELS = {
+    level.strip()
+    for level in os.getenv("FRAUD_HOLD_RISK_LEVELS", "elevated,highest").split(",")
+    if level.strip()
+}
 FRAUD_HOLD = timedelta(hours=envint("FRAUD_HOLD_HOURS", "24"))
 FRAUD_VELOCITY_WINDOW = timedelta(minutes=envint("FRAUD_VELOCITY_MINUTES", "60"))
 FRAUD_VELOCITY_MAX_ORDERS = envint("FRAUD_VELOCITY_MAX_ORDERS", "5")
@@ -457,6 +471,7 @@ PLACEHOLDERS = {
     "change-me-to-a-long-random-string",  # .env.example
     "sk_live_or_test_key",
     "whsec_your_endpoint_secret",
+    "whsec_your_connect_endpoint_secret",
 }
 MIN_SECRET_KEY_LENGTH = 50  # Django's own check (security.W009) asks for 50
 MIN_DIGEST_KEY_LENGTH = 32
@@ -515,6 +530,8 @@ def production_problems() -> list[str]:
         problems.append(
             "STRIPE_SECRET_KEY or STRIPE_WEBHOOK_SECRET is an example value"
         )
+    elif STRIPE_CONNECT_WEBHOOK_SECRET in PLACEHOLDERS:
+        problems.append("STRIPE_CONNECT_WEBHOOK_SECRET is an example value")
     elif SELLERS_NEED_PAYOUTS and not STRIPE_CONNECT_WEBHOOK_SECRET:
         problems.append(
             "STRIPE_CONNECT_WEBHOOK_SECRET is not set: sellers' payout accounts "

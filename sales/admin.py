@@ -217,6 +217,7 @@ class DisputeAdmin(ReadOnlyAdmin):
     list_display = ("provider_dispute_id", "order", "amount", "currency", "reason", "status", "evidence_due_by", "evidence_submitted_at")  # fmt: skip
     list_filter = ("status", "reason")
     search_fields = ("provider_dispute_id", "order__reference", "order__email")
+    list_select_related = ("order",)
     readonly_fields = ("order", "provider_dispute_id", "amount", "currency", "reason", "status", "evidence_due_by", "evidence_submitted_at", "evidence", "created_at", "closed_at")  # fmt: skip
     actions = ("submit_evidence",)
 
@@ -255,3 +256,4 @@ class PayoutAdmin(ReadOnlyAdmin):
     list_display = ("provider_payout_id", "seller", "amount", "currency", "status", "arrival_date")  # fmt: skip
     list_filter = ("status",)
     search_fields = ("provider_payout_id", "seller__email")
+    list_select_related = ("seller",)

@@ -70,9 +70,12 @@ def payouts_setup(request: AuthenticatedRequest) -> HttpResponse:
     return _onboard(request)
 
 
-@login_required
+@verified_email_required
 def payouts_refresh(request: AuthenticatedRequest) -> HttpResponse:
-    """The provider sends the seller here when an onboarding link expired."""
+    """The provider sends the seller here (a GET) when an onboarding link expired:
+    a fresh link for an account already opened; nothing is opened by a GET."""
+    if not PayoutAccount.objects.filter(user=request.user).exists():
+        return redirect("sales:payouts")
     return _onboard(request)
 
 

@@ -1,5 +1,5 @@
 """Whether a seller can sell: with `SELLERS_NEED_PAYOUTS` (on with Stripe), only once
-their payout account can receive the buyers' money."""
+their payout account with the current provider can receive the buyers' money."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ from .models import PayoutAccount
 def seller_can_sell(user: Any) -> bool:
     if not settings.SELLERS_NEED_PAYOUTS:
         return True
-    account = PayoutAccount.objects.filter(user_id=user.pk).first()
+    account = PayoutAccount.objects.filter(
+        user_id=user.pk, provider=settings.PAYMENT_PROVIDER
+    ).first()
     return account is not None and account.can_receive
 
 
@@ -24,6 +26,7 @@ def selling_sellers(prefix: str = "seller__") -> Q:
         return Q()
     return Q(
         **{
+            f"{prefix}payout_account__provider": settings.PAYMENT_PROVIDER,
             f"{prefix}payout_account__charges_enabled": True,
             f"{prefix}payout_account__payouts_enabled": True,
         }

@@ -46,6 +46,8 @@ ZERO_DECIMAL = {
 # still be processed, so they must not be acknowledged as failed meanwhile).
 TRANSIENT = (
     stripe.APIConnectionError,
+    # 409: a request with the same idempotency key is still in flight
+    stripe.IdempotencyError,
     stripe.RateLimitError,
     stripe.APIError,
     stripe.AuthenticationError,

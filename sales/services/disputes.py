@@ -20,7 +20,7 @@ from codes.services.allocation import codes_cancel
 from distribly.tasks import enqueue_on_commit
 from sales.models import Delivery, Dispute, Order, OrderPageView, Payment, Refund
 from sales.payments import get_provider
-from sales.payments.base import DisputeState, ProviderEvent
+from sales.payments.base import DisputeState, PaymentError, ProviderEvent
 
 from .earnings import dispute_seller_share, ledger_dispute_lost
 
@@ -135,7 +135,12 @@ def dispute_stage(*, dispute_id: int, submit: bool = False) -> Dispute:
     or sent to the bank by staff. Raises PaymentError."""
     dispute = Dispute.objects.select_related("order__listing").get(pk=dispute_id)
     evidence = dispute_evidence(dispute)
-    provider = get_provider(dispute.order.payments.get(status="confirmed").provider)
+    payment = dispute.order.payments.filter(status=Payment.Status.CONFIRMED).first()
+    if payment is None:
+        raise PaymentError(
+            "the disputed order has no confirmed payment", permanent=True
+        )
+    provider = get_provider(payment.provider)
     provider.dispute_evidence(
         dispute_id=dispute.provider_dispute_id, evidence=evidence, submit=submit
     )

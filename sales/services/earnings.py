@@ -74,11 +74,17 @@ def ledger_sale(order: Order) -> None:
 
 
 def ledger_refund(order: Order, refund: Refund) -> None:
-    """Money went back to the buyer: the seller's share comes back from them
+    """After `order.refunded_amount` counts `refund`. Money went back to the buyer: the seller's share comes back from them
     (the transfer is reversed) and the fee too when REFUND_PLATFORM_FEE is on, in
     proportion to the refund."""
+    # Cumulative, so that the parts add up to the whole fee: this refund gives back
+    # the fee share of everything refunded so far less what was given back before.
+    after = order.refunded_amount
     fee_back = (
-        _share(refund.amount, order.amount, order.platform_fee, order.currency)
+        _share(after, order.amount, order.platform_fee, order.currency)
+        - _share(
+            after - refund.amount, order.amount, order.platform_fee, order.currency
+        )
         if settings.REFUND_PLATFORM_FEE
         else Decimal(0)
     )

@@ -20,6 +20,7 @@ from django.db.models import Count, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from codes.services.allocation import codes_emit_sold
 from distribly.tasks import enqueue, enqueue_on_commit
 from sales.models import Delivery, Order, Payment, Refund
 from sales.payments import get_provider
@@ -86,6 +87,14 @@ def order_deliver_codes(*, order: Order) -> None:
     order.fulfilled_at = timezone.now()
     order.save(update_fields=["status", "paid_at", "fulfilled_at"])
     delivery = Delivery.objects.create(order=order)
+    # The seller's code.sold webhooks too (outbox rows): a seller's system that
+    # provisions on them must not see a held order before it is released.
+    codes_emit_sold(
+        order_id=order.pk,
+        order_reference=order.reference,
+        seller_id=order.seller_id,
+        buyer_email=order.email,
+    )
     enqueue_on_commit(DELIVER_TASK, delivery.pk)
 
 
@@ -144,8 +153,14 @@ def order_fraud_warning(*, order_id: int) -> None:
 
 
 def order_refund_fraud(*, order_id: int) -> Refund | None:
+    """Refund a fraud-warned order, until the provider refuses it for good (e.g. it is
+    disputed meanwhile): then staff see the failed refund and nothing retries."""
     order = Order.objects.get(pk=order_id)
-    if order.status == OS.REFUNDED or order.refunded_amount >= order.amount:
+    if (
+        order.status == OS.REFUNDED
+        or order.refunded_amount >= order.amount
+        or _fraud_refund_refused(order_id)
+    ):
         return None
     return order_refund(
         order=order,
@@ -160,8 +175,18 @@ def orders_fraud_refund_sweep() -> list[int]:
         Order.objects.filter(
             fraud_warning_at__lt=timezone.now() - timedelta(minutes=5),
             status__in=[OS.HELD, OS.FULFILLED, OS.PAID],
-        ).values_list("pk", flat=True)[:200]
+        )
+        .exclude(
+            refunds__source=Refund.Source.FRAUD, refunds__status=Refund.Status.FAILED
+        )
+        .values_list("pk", flat=True)[:200]
     )
     for order_id in ids:
         enqueue(FRAUD_REFUND_TASK, order_id)
     return ids
+
+
+def _fraud_refund_refused(order_id: int) -> bool:
+    return Refund.objects.filter(
+        order_id=order_id, source=Refund.Source.FRAUD, status=Refund.Status.FAILED
+    ).exists()

@@ -17,7 +17,6 @@ from django.utils import timezone
 from codes.exceptions import OutOfStock
 from codes.services.allocation import (
     codes_allocate,
-    codes_emit_sold,
     codes_mark_sold,
     codes_release,
 )
@@ -92,12 +91,6 @@ def payment_confirm(*, payment_id: int, status: ProviderStatus | None = None) ->
             )
         order.paid_at = now
         ledger_sale(order)
-        codes_emit_sold(
-            order_id=order.pk,
-            order_reference=order.reference,
-            seller_id=order.seller_id,
-            buyer_email=order.email,
-        )
         enqueue_on_commit("sales.tasks.order_fulfilled", order.pk)
         reason = hold_reason(order=order, payment=payment)
         if reason:

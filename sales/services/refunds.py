@@ -92,7 +92,11 @@ def _refund_new(
         )
         if not wanted:
             raise RefundError(_("Those codes are already refunded or cancelled."))
-        amount = order.unit_price * len(wanted)
+        amount = min(
+            order.unit_price * len(wanted), order.amount - order.refunded_amount
+        )
+    if amount <= 0:
+        raise RefundError(_("This order is already refunded in full."))
     payment = order.payments.filter(status=Payment.Status.CONFIRMED).first()
     if payment is None:
         raise RefundError(_("This order has no confirmed payment to refund."))
@@ -116,8 +120,8 @@ def _refund_call(refund: Refund) -> Refund:
     try:
         result = provider.refund(refund=refund)
     except PaymentError as e:
-        if e.permanent:
-            Refund.objects.filter(pk=refund.pk).update(
+        if e.permanent:  # never over a refund that succeeded meanwhile
+            Refund.objects.filter(pk=refund.pk, status=Refund.Status.PENDING).update(
                 status=Refund.Status.FAILED, error=str(e)[:300]
             )
         raise RefundError(
@@ -150,6 +154,8 @@ def _refund_succeeded(order: Order, refund: Refund, provider_refund_id: str) -> 
     if order.refunded_amount >= order.amount:
         order.status = OS.REFUNDED
         update.append("status")
+        # Whatever refunds came in between, a fully refunded order keeps no code.
+        _cancel_refunded_units(order, refund)
     order.save(update_fields=update)
     ledger_refund(order, refund)
     enqueue_on_commit(REFUND_NOTICES_TASK, refund.pk)

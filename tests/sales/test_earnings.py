@@ -173,3 +173,25 @@ def test_a_simulated_payout_pays_out_the_available_balance(client, active_listin
     assert (payout.amount, payout.status) == (Decimal("19.00"), "paid")
     client.post(onboard, {"decision": "payout"})  # nothing left: no empty payout
     assert len(client.get(reverse("sales:payouts")).context["payouts"]) == 1
+
+
+def test_refunds_one_unit_at_a_time_give_back_exactly_the_fee(
+    client, active_listing, buy, django_capture_on_commit_callbacks
+):
+    # 5 % of 30.30 is 1.515 → 1.52; a third of it each time would give back 1.53
+    listing = active_listing(codes=3, price="10.10")
+    order = buy(listing, quantity=3)
+    client.force_login(listing.seller)
+    for code_id in order_code_ids(order):
+        with django_capture_on_commit_callbacks(execute=True):
+            client.post(
+                reverse("sales:sales-refund", args=[order.reference]), {"code": code_id}
+            )
+    rows = LedgerEntry.objects.filter(order=order)
+    assert [r.platform_fee for r in rows.filter(kind="refund").order_by("pk")] == [
+        Decimal("-0.51"),
+        Decimal("-0.50"),
+        Decimal("-0.51"),
+    ]
+    assert sum(r.platform_fee for r in rows) == 0
+    assert sum(r.seller_net for r in rows) == 0

@@ -10,9 +10,9 @@ from django.contrib.auth.models import Group
 from django.urls import reverse
 from django.utils import timezone
 
-from codes.models import Code
+from codes.models import Code, WebhookDelivery, WebhookEndpoint
 from sales.models import Delivery, Order
-from sales.services.fraud import orders_release_due
+from sales.services.fraud import order_release, orders_release_due
 from tests.helpers import admin_action
 
 pytestmark = pytest.mark.django_db
@@ -107,3 +107,20 @@ def test_a_held_order_shows_on_sales_for_its_seller(
     page = client.get(reverse("sales:sales-list")).content.decode()
     assert held.reference in page
     assert "Being checked" in page
+
+
+def test_a_held_order_tells_the_sellers_webhook_only_when_released(
+    strict, active_listing, buy, settings, django_capture_on_commit_callbacks
+):
+    settings.WEBHOOKS_ALLOW_PRIVATE_URLS = True
+    listing = active_listing(codes=5)
+    WebhookEndpoint.objects.create(
+        seller=listing.seller, url="http://127.0.0.1:9/hooks", secret="s" * 32
+    )
+    for _ in range(3):
+        held = buy(listing, email="fast@example.com")
+    sold = WebhookDelivery.objects.filter(event="code.sold", code__order_id=held.pk)
+    assert not sold.exists()  # a seller's system must not provision it yet
+    with django_capture_on_commit_callbacks(execute=True):
+        order_release(order_id=held.pk)
+    assert sold.count() == 1
