@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import stripe as stripe_lib
 
 from tests.e2e.helpers import SmtpSink, free_port, wait_until
 from tests.fakes.stripe_server import FakeStripe
@@ -113,6 +114,29 @@ def _manage(python: Path, env: dict[str, str], *args: str) -> str:
     return result.stdout
 
 
+def _seller_onboarded(
+    python: Path, env: dict[str, str], fake: FakeStripe, email: str
+) -> None:
+    """Production sells only for sellers who can be paid: give the demo seller a
+    connected account that finished onboarding at the (fake) Stripe."""
+    account = stripe_lib.StripeClient(
+        env["STRIPE_SECRET_KEY"], base_addresses={"api": fake.url}
+    ).v1.accounts.create(
+        params={"type": "express", "capabilities": {"transfers": {"requested": True}}}
+    )
+    fake.complete_onboarding(account["id"])
+    _manage(
+        python,
+        env,
+        "shell",
+        "-c",
+        "from distribly.accounts.models import PayoutAccount, User; "
+        f"PayoutAccount.objects.update_or_create(user=User.objects.get(email={email!r}), "
+        f"defaults=dict(provider='stripe', account_id={account['id']!r}, "
+        "details_submitted=True, charges_enabled=True, payouts_enabled=True))",
+    )
+
+
 class Site:
     """HTTP to gunicorn as the TLS-terminating proxy would send it. Cookies are kept
     by hand: they are Secure and for the public host, which a cookie jar would never
@@ -193,6 +217,7 @@ def production() -> Iterator[tuple[Site, SmtpSink, FakeStripe, dict[str, str], P
         _manage(python, build_env, "collectstatic", "--noinput", "--clear")
         _manage(python, env, "migrate", "--noinput")
         seeded = json.loads(_manage(python, env, "seed_demo", "--force", "--json"))
+        _seller_onboarded(python, env, stripe, seeded["seller"]["email"])
         port = free_port()
         server = subprocess.Popen(  # the image's CMD
             [str(python.parent / "gunicorn"), "-c", "gunicorn.conf.py"],
