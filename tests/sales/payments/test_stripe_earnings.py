@@ -49,6 +49,37 @@ def onboarded(client, connect, post_event):
     return run
 
 
+@pytest.fixture
+def card_sale(client, connect, active_listing, onboarded, post_event):
+    """An onboarded seller's listing at 19.00 and an order of `quantity` paid by card."""
+
+    def make(quantity=1, **pay):
+        listing = active_listing(codes=3, price="19.00")
+        onboarded(listing)
+        order, payment, _ = start_checkout(client, listing, quantity=quantity)
+        post_event(
+            "checkout.session.completed", connect.pay(payment.provider_ref, **pay)
+        )
+        order.refresh_from_db()
+        return listing, order, payment
+
+    return make
+
+
+@pytest.fixture
+def seller_refunds_first_code(client, django_capture_on_commit_callbacks):
+    def run(order):
+        code = Code.objects.filter(order_id=order.pk).order_by("id").first()
+        client.force_login(order.listing.seller)
+        with django_capture_on_commit_callbacks(execute=True):
+            client.post(
+                reverse("sales:sales-refund", args=[order.reference]), {"code": code.pk}
+            )
+        return code
+
+    return run
+
+
 def test_set_up_payouts_opens_one_express_account_and_a_fresh_link_per_click(
     client, connect, seller, post_event
 ):
@@ -122,23 +153,10 @@ def test_a_sale_is_a_destination_charge_with_the_platform_fee(
 
 
 def test_a_refund_takes_the_sellers_share_back_and_reconciles(
-    client,
-    connect,
-    active_listing,
-    onboarded,
-    post_event,
-    django_capture_on_commit_callbacks,
+    connect, card_sale, seller_refunds_first_code
 ):
-    listing = active_listing(codes=3, price="19.00")
-    onboarded(listing)
-    order, payment, _ = start_checkout(client, listing, quantity=2)
-    post_event("checkout.session.completed", connect.pay(payment.provider_ref))
-    code = Code.objects.filter(order_id=order.pk).order_by("id").first()
-    client.force_login(listing.seller)
-    with django_capture_on_commit_callbacks(execute=True):
-        client.post(
-            reverse("sales:sales-refund", args=[order.reference]), {"code": code.pk}
-        )
+    _listing, order, payment = card_sale(quantity=2)
+    seller_refunds_first_code(order)
     [params] = connect.calls("POST", "/v1/refunds")
     assert (params["reverse_transfer"], params["refund_application_fee"]) == (
         "true",
@@ -285,23 +303,10 @@ def test_a_risky_payment_is_held_and_an_early_fraud_warning_refunds_it(
 
 
 def test_a_lost_dispute_after_a_refund_takes_no_more_than_the_seller_kept(
-    client,
-    connect,
-    active_listing,
-    onboarded,
-    post_event,
-    django_capture_on_commit_callbacks,
+    connect, card_sale, seller_refunds_first_code, post_event
 ):
-    listing = active_listing(codes=3, price="19.00")
-    onboarded(listing)
-    order, payment, _ = start_checkout(client, listing, quantity=2)
-    post_event("checkout.session.completed", connect.pay(payment.provider_ref))
-    first = Code.objects.filter(order_id=order.pk).order_by("id").first()
-    client.force_login(listing.seller)
-    with django_capture_on_commit_callbacks(execute=True):
-        client.post(
-            reverse("sales:sales-refund", args=[order.reference]), {"code": first.pk}
-        )
+    _listing, order, payment = card_sale(quantity=2)
+    seller_refunds_first_code(order)
     dispute = connect.open_dispute(connect.charge_for(payment.provider_ref)["id"])
     post_event("charge.dispute.created", dispute)
     staged = connect.disputes[dispute["id"]]["evidence"]
