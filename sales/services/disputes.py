@@ -153,11 +153,6 @@ def dispute_stage(*, dispute_id: int, submit: bool = False) -> Dispute:
     return dispute
 
 
-def dispute_codes(dispute: Dispute) -> list[str]:
-    """The order's code values, for the seller's dispute email."""
-    return [c.reveal() for c in Code.objects.filter(order_id=dispute.order_id)]
-
-
 def dispute_recover(*, dispute_id: int) -> bool:
     """A lost dispute comes out of the seller's share: reverse that much of the
     transfer to their account (once: the dispute's id is the idempotency key).

@@ -24,6 +24,7 @@ from sales.exceptions import RefundError
 from sales.models import Order, Payment, Refund
 from sales.payments import get_provider
 from sales.payments.base import ChargeRefunds, PaymentError, ProviderRefund
+from sales.selectors import refunded_code_ids
 from sales.services.earnings import ledger_refund
 
 STALE_REFUND = timedelta(minutes=5)
@@ -232,12 +233,7 @@ def _cancel_refunded_units(order: Order, refund: Refund) -> None:
         units = (
             int(order.refunded_amount // order.unit_price) if order.unit_price else 0
         )
-        already = sum(
-            len(ids)
-            for ids in order.refunds.filter(status=Refund.Status.SUCCEEDED).values_list(
-                "code_ids", flat=True
-            )
-        )
+        already = len(refunded_code_ids(order))
         due = min(len(refundable), max(0, units - already))
     if not due:
         return
