@@ -205,6 +205,11 @@ class Code(models.Model):
     cancel_reason = models.CharField(
         max_length=300, blank=True, default="", db_default=""
     )
+    # A sold code that was cancelled (refund, replacement) still works in the seller's
+    # own system until they disable it there: they confirm it from the email's link,
+    # and a reminder goes out if they have not after a few days.
+    seller_disabled_at = models.DateTimeField(null=True, blank=True)
+    disable_reminded_at = models.DateTimeField(null=True, blank=True)
     # Only codes of approved batches are for sale; set when staff approve the batch.
     approved = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)

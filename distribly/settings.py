@@ -395,6 +395,29 @@ FRAUD_VELOCITY_WINDOW = timedelta(minutes=envint("FRAUD_VELOCITY_MINUTES", "60")
 FRAUD_VELOCITY_MAX_ORDERS = envint("FRAUD_VELOCITY_MAX_ORDERS", "5")
 FRAUD_VELOCITY_MAX_CODES = envint("FRAUD_VELOCITY_MAX_CODES", "25")
 
+# After the sale (DESIGN "After the sale"). Claims: the seller answers a reported
+# problem within CLAIM_RESPONSE_HOURS or the code is refunded automatically; a buyer
+# may open CLAIMS_PER_BUYER claims per CLAIMS_PER_BUYER_DAYS, and is flagged to
+# sellers and staff with claims against CLAIM_FLAG_SELLERS sellers or more in 90 days.
+# A seller's share of sales with an upheld claim shows on their product pages after
+# REPUTATION_MIN_SALES sales; staff list sellers above REPUTATION_ALERT_PERCENT.
+CLAIM_RESPONSE_HOURS = envint("CLAIM_RESPONSE_HOURS", "72")
+CLAIMS_PER_BUYER = envint("CLAIMS_PER_BUYER", "5")
+CLAIMS_PER_BUYER_DAYS = envint("CLAIMS_PER_BUYER_DAYS", "30")
+CLAIM_FLAG_SELLERS = envint("CLAIM_FLAG_SELLERS", "3")
+REPUTATION_MIN_SALES = envint("REPUTATION_MIN_SALES", "20")
+REPUTATION_ALERT_PERCENT = envint("REPUTATION_ALERT_PERCENT", "5")
+# Backorders wait this long for codes before they are refunded.
+BACKORDER_DAYS = envint("BACKORDER_DAYS", "7")
+# Waitlist: a notified group has this long to buy before the next group is told.
+WAITLIST_WINDOW_HOURS = envint("WAITLIST_WINDOW_HOURS", "24")
+# Vault: fixed-length subscriptions get a reminder this many days before expiry;
+# sellers are reminded to disable a cancelled code after DISABLE_REMINDER_DAYS.
+EXPIRY_REMINDER_DAYS = envint("EXPIRY_REMINDER_DAYS", "7")
+DISABLE_REMINDER_DAYS = envint("DISABLE_REMINDER_DAYS", "3")
+# Find my codes: sign-in links one address or email may ask for per hour.
+FIND_CODES_PER_HOUR = envint("FIND_CODES_PER_HOUR", "5")
+
 # Checkout: codes one buyer (email, address or browser session) may hold unpaid at
 # once across all listings, and checkouts one address may start per minute. Stock
 # is reserved before payment; without caps anyone could hold a whole listing.

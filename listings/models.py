@@ -61,6 +61,28 @@ class Listing(models.Model):
     max_per_order = models.PositiveSmallIntegerField(
         default=10, validators=[MinValueValidator(1), MaxValueValidator(100)]
     )
+    # After the sale (DESIGN "After the sale"). Columns added after launch carry
+    # database defaults (rolling deploys: the previous release inserts without them).
+    claim_window_days = models.PositiveSmallIntegerField(
+        default=14,
+        db_default=14,
+        validators=[MinValueValidator(1), MaxValueValidator(365)],
+        help_text="Days after delivery in which a buyer can report a problem with a code.",
+    )
+    allow_backorders = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="A payment that finds no code waits for new codes instead of being refunded.",
+    )
+    # Uploaded codes compare exactly unless this is set: then "abc-1" and "ABC-1" are
+    # one code (deduplicated on import, found by Validate a code either way).
+    # Fixed when the listing is created: its codes' digests depend on it.
+    codes_case_insensitive = models.BooleanField(default=False, db_default=False)
+    # Fixed-length subscriptions: how long a code lasts after delivery (the buyer's
+    # vault shows the expiry date and a reminder goes out before it).
+    validity_days = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(3650)]
+    )
     status = models.CharField(
         max_length=20, choices=Status.choices, default=Status.DRAFT, db_index=True
     )

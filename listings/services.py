@@ -39,14 +39,24 @@ REVIEWED_FIELDS = (
     "currency",
     "instructions",
     "restrictions",
+    "validity_days",
 )
-# What a seller may change on a listing: the above, and what only concerns them.
-EDITABLE_FIELDS = (*REVIEWED_FIELDS, "low_stock_threshold", "max_per_order")
+# What a seller may change on a listing: the above, and what only concerns them
+# (the claim window and backorders apply to sales from now on).
+EDITABLE_FIELDS = (
+    *REVIEWED_FIELDS,
+    "low_stock_threshold",
+    "max_per_order",
+    "claim_window_days",
+    "allow_backorders",
+)
+# Chosen once, at creation: the listing's codes are stored according to it.
+CREATE_ONLY_FIELDS = ("codes_case_insensitive",)
 
 
 def listing_create(*, seller: Any, **fields: Any) -> Listing:
     """Create a listing and submit it for review."""
-    unknown = set(fields) - set(EDITABLE_FIELDS)
+    unknown = set(fields) - set(EDITABLE_FIELDS) - set(CREATE_ONLY_FIELDS)
     if unknown:
         raise TypeError(f"unknown listing fields: {sorted(unknown)}")
     listing = Listing(seller=seller, status=S.PENDING_REVIEW, **fields)

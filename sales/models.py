@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -35,6 +36,7 @@ class Order(models.Model):
         PAID = "paid", _("Paid")
         FULFILLED = "fulfilled", _("Fulfilled")
         HELD = "held", _("Being checked")
+        BACKORDERED = "backordered", _("Waiting for codes")
         EXPIRED = "expired", _("Expired")
         FAILED = "failed", _("Payment failed")
         REFUNDED = "refunded", _("Refunded")
@@ -71,7 +73,7 @@ class Order(models.Model):
     amount = models.DecimalField(max_digits=10, decimal_places=2)
     currency = models.CharField(max_length=3)
     status = models.CharField(
-        max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True
+        max_length=12, choices=Status.choices, default=Status.PENDING, db_index=True
     )
     reserved_until = models.DateTimeField()
     refunded_amount = models.DecimalField(
@@ -92,6 +94,11 @@ class Order(models.Model):
     # Who started the checkout, for the caps on unpaid reservations (not shown).
     client_network = models.CharField(max_length=64, blank=True, default="")
     session_key = models.CharField(max_length=40, blank=True, default="")
+    # Backorder (listing.allow_backorders): paid, waiting in line for codes until
+    # this time, then refunded automatically.
+    backorder_until = models.DateTimeField(null=True, blank=True)
+    # Fixed-length subscriptions: when the "expires soon" reminder went out.
+    expiry_reminded_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     paid_at = models.DateTimeField(null=True, blank=True)
     fulfilled_at = models.DateTimeField(null=True, blank=True)
@@ -115,6 +122,12 @@ class Order(models.Model):
                 fields=["held_until"],
                 condition=Q(status="held"),
                 name="order_held_until_idx",
+            ),
+            # The backorder line of a listing, first paid first served.
+            models.Index(
+                fields=["listing", "paid_at"],
+                condition=Q(status="backordered"),
+                name="order_backorder_line_idx",
             ),
             # velocity rules: recent orders by email or network
             models.Index(fields=["email", "paid_at"], name="order_email_paid_idx"),
@@ -141,6 +154,14 @@ class Order(models.Model):
     @property
     def has_codes(self) -> bool:
         return self.status in (self.Status.FULFILLED, self.Status.REFUNDED)
+
+    @property
+    def expires_at(self) -> datetime | None:
+        """Fixed-length subscriptions: when the codes stop working (from delivery)."""
+        days = self.listing.validity_days
+        if not days or self.fulfilled_at is None:
+            return None
+        return self.fulfilled_at + timedelta(days=days)
 
 
 class Payment(models.Model):
@@ -249,6 +270,7 @@ class Refund(models.Model):
         STAFF = "staff", _("Staff")
         AUTOMATIC = "automatic", _("Automatic (out of stock)")
         FRAUD = "fraud", _("Early fraud warning")
+        CLAIM = "claim", _("Problem reported by the buyer")
         PROVIDER = "provider", _("Payment provider dashboard")
 
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="refunds")
@@ -413,3 +435,96 @@ class OrderPageView(models.Model):
 
     def __str__(self) -> str:
         return f"Order #{self.order_id} shown at {self.at:%Y-%m-%d %H:%M}"
+
+
+class Claim(models.Model):
+    """A buyer reports that a delivered code does not work (DESIGN "After the sale").
+
+    `open → replaced | refunded | rejected`; the buyer may escalate a rejection once:
+    `rejected → escalated → replaced | refunded | rejected` (staff decide). An open
+    claim left unanswered past `respond_by` is refunded automatically.
+    """
+
+    class Reason(models.TextChoices):
+        USED = "used", _("The code was already used")
+        NOT_ACCEPTED = "not_accepted", _("The code is not accepted")
+        WRONG_REGION = "wrong_region", _("Wrong region or platform")
+        OTHER = "other", _("Something else")
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Waiting for the seller")
+        REPLACED = "replaced", _("Code replaced")
+        REFUNDED = "refunded", _("Refunded")
+        REJECTED = "rejected", _("Rejected")
+        ESCALATED = "escalated", _("With Distribly staff")
+
+    UPHELD = (Status.REPLACED, Status.REFUNDED)
+    ANSWERABLE = (Status.OPEN, Status.ESCALATED)
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="claims")
+    seller = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    # One claim per code, ever (a replacement is a new code with its own window).
+    code = models.OneToOneField(
+        "codes.Code", on_delete=models.PROTECT, related_name="claim"
+    )
+    email = models.EmailField(help_text="The buyer's email (the order's).")
+    reason = models.CharField(max_length=20, choices=Reason.choices)
+    message = models.TextField(max_length=2000)
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.OPEN
+    )
+    respond_by = models.DateTimeField()
+    seller_message = models.TextField(max_length=2000, blank=True)
+    escalation_message = models.TextField(max_length=2000, blank=True)
+    escalated_at = models.DateTimeField(null=True, blank=True)
+    staff_message = models.TextField(max_length=2000, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    # Refunded because the seller did not answer in time.
+    automatic = models.BooleanField(default=False)
+    replacement = models.ForeignKey(
+        "codes.Code",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    refund = models.ForeignKey(
+        Refund, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        permissions = [("decide_claim", "Can decide escalated claims")]
+        indexes = [
+            models.Index(
+                fields=["seller", "status", "-created_at"],
+                name="claim_seller_status_idx",
+            ),
+            models.Index(
+                fields=["respond_by"],
+                condition=Q(status="open"),
+                name="claim_open_deadline_idx",
+            ),
+            models.Index(fields=["email", "created_at"], name="claim_email_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Claim #{self.pk} on order #{self.order_id}"
+
+    @property
+    def upheld(self) -> bool:
+        return self.status in self.UPHELD
+
+    @property
+    def can_escalate(self) -> bool:
+        return self.status == self.Status.REJECTED and self.escalated_at is None

@@ -40,6 +40,7 @@ from .services.refunds import (
     refunds_pending_sweep,
 )
 from .services.stock import listings_stock_sweep, order_after_fulfilment
+from .vault_tasks import *  # noqa: F403 - registers the vault's tasks with Celery
 
 logger = logging.getLogger(__name__)
 DB_ERRORS = (OperationalError, InterfaceError)

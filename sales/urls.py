@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.urls import path
 
 from . import earnings_views, overview_views, views
+from .vault_urls import urlpatterns as vault_urlpatterns
 
 app_name = "sales"
 urlpatterns = [
@@ -54,3 +55,4 @@ urlpatterns = [
         name="dev-onboard",
     ),
 ]
+urlpatterns += vault_urlpatterns
