@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from distribly.currency import CHOICES, decimals
@@ -25,6 +26,9 @@ class ListingForm(forms.ModelForm[Listing]):
             "restrictions",
             "max_per_order",
             "low_stock_threshold",
+            "validity_days",
+            "claim_window_days",
+            "allow_backorders",
         ]
         labels = {
             "title": _("Product title"),
@@ -34,6 +38,9 @@ class ListingForm(forms.ModelForm[Listing]):
             "restrictions": _("Restrictions"),
             "max_per_order": _("Maximum codes per order"),
             "low_stock_threshold": _("Low-stock alert below"),
+            "validity_days": _("Codes last (days)"),
+            "claim_window_days": _("Buyers can report a problem for (days)"),
+            "allow_backorders": _("Take orders while sold out of codes"),
         }
         help_texts = {
             "description": _(
@@ -49,6 +56,10 @@ class ListingForm(forms.ModelForm[Listing]):
             "low_stock_threshold": _(
                 "Optional: email me when fewer than this many codes are left."
             ),
+            "validity_days": _(
+                "Optional, for fixed-length subscriptions: how long a code works after "
+                "delivery. Buyers see the expiry date and are reminded before it."
+            ),
         }
         widgets = {
             "description": forms.Textarea(attrs={"rows": 5}),
@@ -60,6 +71,18 @@ class ListingForm(forms.ModelForm[Listing]):
         super().__init__(*args, **kwargs)
         self.label_suffix = ""
         self.fields["instructions"].required = True
+        # Left empty, the listing keeps its window (14 days for a new one).
+        self.fields["claim_window_days"].required = False
+        self.fields["claim_window_days"].help_text = _(
+            "After delivery, a buyer can report a code that doesn't work for this many "
+            "days. You answer within %(hours)d hours: replace the code, refund it, or "
+            "explain why not. Unanswered, it is refunded."
+        ) % {"hours": settings.CLAIM_RESPONSE_HOURS}
+        self.fields["allow_backorders"].help_text = _(
+            "Rarely, a payment arrives after the last code is gone. Ticked, that order "
+            "waits (first come, first served) and gets its code when new codes are "
+            "approved, or is refunded after %(days)d days. Unticked, it is refunded at once."
+        ) % {"days": settings.BACKORDER_DAYS}
 
     def clean(self) -> dict[str, Any]:
         super().clean()
@@ -77,6 +100,10 @@ class ListingForm(forms.ModelForm[Listing]):
                 % {"currency": currency},
             )
         return data
+
+    def clean_claim_window_days(self) -> int:
+        days = self.cleaned_data.get("claim_window_days")
+        return int(days) if days else self.instance.claim_window_days
 
     def clean_title(self) -> str:
         return reject_html(self.cleaned_data["title"].strip(), _("The title"))
