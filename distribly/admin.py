@@ -31,7 +31,8 @@ def reject_with_reason(
     noun: str,
     action: str,
     reject: Any,
-    error: type[Exception],
+    error: type[Exception] | tuple[type[Exception], ...],
+    recipient: str = "seller",
 ) -> HttpResponse | None:
     """Admin action helper: ask for a reason on an intermediate page, then reject each."""
     reason = request.POST.get("reason", "").strip()
@@ -43,7 +44,7 @@ def reject_with_reason(
                 modeladmin.message_user(request, f"{obj}: {e}", messages.ERROR)
             else:
                 modeladmin.message_user(
-                    request, f"Rejected {obj}; the seller is told why."
+                    request, f"Rejected {obj}; the {recipient} is told why."
                 )
         return None
     return TemplateResponse(
@@ -54,5 +55,6 @@ def reject_with_reason(
             "objects": list(queryset),
             "noun": noun,
             "action": action,
+            "recipient": recipient,
         },
     )

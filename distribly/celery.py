@@ -60,6 +60,30 @@ app.conf.beat_schedule = {
         "task": "sales.tasks.orders_release_holds",
         "schedule": 300.0,
     },
+    # Every 5 minutes: problems reported that the seller left unanswered past their
+    # deadline are refunded automatically.
+    "sales-claims-unanswered": {
+        "task": "sales.tasks.claims_unanswered_sweep",
+        "schedule": 300.0,
+    },
+    # Every 10 minutes: refund backorders past their limit, fill the others (an
+    # approval's queue message may have been lost).
+    "sales-backorders-sweep": {
+        "task": "sales.tasks.backorders_sweep",
+        "schedule": 600.0,
+    },
+    # Hourly: remind sellers to disable cancelled codes on their own system.
+    "sales-disable-reminders": {
+        "task": "sales.tasks.codes_disable_remind",
+        "schedule": crontab(minute=17),
+    },
+    # Every 5 minutes: waitlists of listings on sale (stock that rose, windows that
+    # passed), "back in stock" emails whose queue message was lost, and sign-ups
+    # never confirmed within a week.
+    "listings-waitlists-sweep": {
+        "task": "listings.tasks.waitlists_sweep",
+        "schedule": 300.0,
+    },
     # Every minute: send delivery emails whose queue message was lost (outbox sweep).
     "sales-deliveries-sweep": {
         "task": "sales.tasks.deliveries_sweep",

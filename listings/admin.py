@@ -10,7 +10,7 @@ from django.utils.html import format_html, format_html_join
 from distribly.admin import ReadOnlyAdmin, reject_with_reason
 
 from .exceptions import ListingError
-from .models import ExchangeRate, Listing, ListingRevision
+from .models import ExchangeRate, Listing, ListingRevision, WaitlistEntry
 from .selectors import ListingWithCounts, listings_with_counts
 from .services import (
     listing_approve,
@@ -201,3 +201,14 @@ class ExchangeRateAdmin(admin.ModelAdmin[ExchangeRate]):
 
     list_display = ["currency", "rate", "source_date", "updated_at"]
     search_fields = ["currency"]
+
+
+@admin.register(WaitlistEntry)
+class WaitlistEntryAdmin(ReadOnlyAdmin):
+    """Who waits for which listing, for support; people leave by their email's link."""
+
+    list_display = ["listing", "email", "created_at", "confirmed_at", "notified_at"]
+    list_filter = ["created_at", "notified_at"]
+    search_fields = ["email", "listing__title"]
+    list_select_related = ["listing"]
+    exclude = ["token"]  # the capability in the person's links

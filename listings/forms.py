@@ -122,3 +122,22 @@ class ListingForm(forms.ModelForm[Listing]):
         return reject_html(
             self.cleaned_data["restrictions"].strip(), _("The restrictions")
         )
+
+
+class WaitlistForm(forms.Form):
+    """Notify me when it's back: the address to email."""
+
+    email = forms.EmailField(
+        label=_("Your email"),
+        max_length=254,
+        help_text=_(
+            "We email you once, when it's back in stock. You can leave the list at "
+            "any time with the link in our emails."
+        ),
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "waitlist_%s")
+        super().__init__(*args, **kwargs)
+        self.label_suffix = ""

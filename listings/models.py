@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import secrets
 from decimal import Decimal
 
 from django.conf import settings
@@ -81,7 +82,9 @@ class Listing(models.Model):
     # Fixed-length subscriptions: how long a code lasts after delivery (the buyer's
     # vault shows the expiry date and a reminder goes out before it).
     validity_days = models.PositiveIntegerField(
-        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(3650)]
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(3650)],
     )
     status = models.CharField(
         max_length=20, choices=Status.choices, default=Status.DRAFT, db_index=True
@@ -202,3 +205,72 @@ class ExchangeRate(models.Model):
 
     def __str__(self) -> str:
         return f"1 EUR = {self.rate} {self.currency}"
+
+
+def new_waitlist_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class WaitlistEntry(models.Model):
+    """Someone who asked to be emailed when a sold-out listing is back.
+
+    In line from `created_at` (then id), first come first served. A guest's entry
+    waits for them to confirm the address by a link (`confirmed_at`); a signed-in
+    user's verified address is confirmed at once. `notified_at` is set when the entry
+    is picked for a "back in stock" email (so it counts against the stock for
+    WAITLIST_WINDOW_HOURS), `notice_sent_at` when that email is claimed for sending
+    (an outbox: the sweep re-queues picked entries whose email never went out).
+    Leaving the list deletes the row.
+    """
+
+    listing = models.ForeignKey(
+        Listing, on_delete=models.CASCADE, related_name="waitlist_entries"
+    )
+    # Stored lower-cased: one entry per address and listing, however it is typed.
+    email = models.EmailField()
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    language = models.CharField(
+        max_length=8, blank=True, help_text="The visitor's language, for the emails."
+    )
+    # The capability in the confirm and unsubscribe links: unguessable, never an id.
+    token = models.CharField(
+        max_length=64, unique=True, default=new_waitlist_token, editable=False
+    )
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    notified_at = models.DateTimeField(null=True, blank=True)
+    notice_sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name_plural = "waitlist entries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["listing", "email"], name="waitlistentry_listing_email_uniq"
+            )
+        ]
+        indexes = [
+            # The line: confirmed, not yet told, first come first served.
+            models.Index(
+                fields=["listing", "created_at", "id"],
+                condition=models.Q(
+                    confirmed_at__isnull=False, notified_at__isnull=True
+                ),
+                name="waitlist_line_idx",
+            ),
+            # Told recently (counted against the stock), and emails not yet sent.
+            models.Index(
+                fields=["listing", "notified_at"],
+                condition=models.Q(notified_at__isnull=False),
+                name="waitlist_notified_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Waitlist entry #{self.pk} for “{self.listing}”"

@@ -6,11 +6,12 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeAlias, TypedDict
 
 from django.core.cache import cache
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from distribly.accounts.payouts import selling_sellers
 
-from .models import CODE_FOR_SALE, ExchangeRate, Listing, ListingRevision
+from .models import CODE_FOR_SALE, ExchangeRate, Listing, ListingRevision, WaitlistEntry
 
 if TYPE_CHECKING:
     from django_stubs_ext import WithAnnotations
@@ -19,6 +20,11 @@ if TYPE_CHECKING:
 FOR_SALE = Q(**{f"codes__{name}": value for name, value in CODE_FOR_SALE.items()})
 SOLD = Q(codes__status__in=["sold", "redeemed"])
 REDEEMED = Q(codes__status="redeemed")
+# The waitlist line: confirmed entries not yet picked for a "back in stock" email.
+WAITLIST_LINE = Q(confirmed_at__isnull=False, notified_at__isnull=True)
+# Paid orders waiting for codes, through the reverse relation `Listing.orders`
+# (listings does not import sales).
+BACKORDERED = Q(orders__status="backordered")
 
 
 def listing_stock(*, listing: Listing) -> int:
@@ -44,7 +50,46 @@ def listings_with_counts(qs: QuerySet[Listing]) -> QuerySet[ListingWithCounts]:
     )
 
 
-class SellerCounts(StockCounts):
+class QueueCounts(TypedDict):
+    waitlist: int
+    backorders: int
+
+
+# The waitlist size and the backorders each count in a subquery of its own: a
+# second Count joined beside the codes would count the product of the two joins.
+def _waitlist_size() -> Coalesce:
+    line = (
+        WaitlistEntry.objects.filter(WAITLIST_LINE, listing=OuterRef("pk"))
+        .order_by()
+        .values("listing")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(line), 0)
+
+
+def _backorders() -> Subquery:
+    return Subquery(
+        Listing.objects.filter(pk=OuterRef("pk"))
+        .order_by()
+        .values("pk")
+        .annotate(n=Count("orders", filter=BACKORDERED))
+        .values("n")
+    )
+
+
+def listing_queue_counts(*, listing_id: int) -> QueueCounts:
+    """A listing's waitlist size and orders waiting for codes (one query)."""
+    counts = (
+        Listing.objects.filter(pk=listing_id)
+        .annotate(waitlist=_waitlist_size(), backorders=_backorders())
+        .values("waitlist", "backorders")
+        .get()
+    )
+    return QueueCounts(waitlist=counts["waitlist"], backorders=counts["backorders"])
+
+
+class SellerCounts(StockCounts, QueueCounts):
     changes_in_review: bool
 
 
@@ -52,13 +97,18 @@ SellerListing: TypeAlias = "WithAnnotations[Listing, SellerCounts]"
 
 
 def seller_listings(*, seller_id: int) -> QuerySet[SellerListing]:
-    """Items I'm selling: counts, and whether edits wait for review."""
+    """Items I'm selling: counts, the waitlist and backorders, and whether edits
+    wait for review, all in the page's one query."""
     in_review = ListingRevision.objects.filter(
         listing=OuterRef("pk"), status=ListingRevision.Status.PENDING
     )
     return (
         listings_with_counts(Listing.objects.filter(seller_id=seller_id))
-        .annotate(changes_in_review=Exists(in_review))
+        .annotate(
+            changes_in_review=Exists(in_review),
+            waitlist=_waitlist_size(),
+            backorders=_backorders(),
+        )
         .order_by("-created_at")
     )
 
@@ -101,3 +151,12 @@ def exchange_rates() -> dict[str, Decimal]:
         rates = {r.currency: r.rate for r in ExchangeRate.objects.all()}
         cache.set(RATES_CACHE_KEY, rates, 600)
     return rates
+
+
+def waitlist_entry_by_token(*, token: str) -> WaitlistEntry | None:
+    """The entry behind a confirm or leave link (None for an unknown token)."""
+    return (
+        WaitlistEntry.objects.select_related("listing__seller")
+        .filter(token=token)
+        .first()
+    )

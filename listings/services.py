@@ -3,31 +3,48 @@
 draft → pending_review → active ⇄ sold_out; active ⇄ paused (seller);
 pending_review → rejected → (edited) → pending_review; any → archived.
 `sold_out` is entered and left only by `listing_sync_stock`.
+
+The waitlist (DESIGN "After the sale") lives here too: sign-up, confirmation,
+leaving, and telling the line in FIFO order when the listing is back.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
+import logging
+import time
 import urllib.request
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
+from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
+from django.db.models import Exists, OuterRef, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from distribly.accounts.payouts import selling_sellers
 from distribly.currency import parse_ecb
-from distribly.tasks import enqueue_on_commit
+from distribly.mail import TRANSIENT_EMAIL_ERRORS
+from distribly.tasks import enqueue, enqueue_on_commit
 
-from .exceptions import ListingError
-from .models import ExchangeRate, Listing, ListingRevision
-from .selectors import RATES_CACHE_KEY, listing_stock
+from .emails import waitlist_notice_message
+from .exceptions import ListingError, WaitlistLimited
+from .models import ExchangeRate, Listing, ListingRevision, WaitlistEntry
+from .selectors import RATES_CACHE_KEY, WAITLIST_LINE, listing_stock
+
+logger = logging.getLogger(__name__)
 
 S = Listing.Status
 REVIEWED_TASK = "listings.tasks.email_listing_reviewed"
 REVISION_REVIEWED_TASK = "listings.tasks.email_listing_revision_reviewed"
+WAITLIST_NOTIFY_TASK = "listings.tasks.waitlist_notify"
+WAITLIST_CONFIRM_TASK = "listings.tasks.email_waitlist_confirm"
+WAITLIST_NOTICE_TASK = "listings.tasks.email_waitlist_notice"
 
 
 # What buyers read and what they pay: on an approved listing, changes to these wait
@@ -193,7 +210,8 @@ def listing_sync_stock(*, listing_id: int) -> StockSync:
     result tells the status before and the stock read under that lock, so a
     caller can tell a transition (for one sold-out alert) from a no-op.
     Paused, rejected, pending and archived listings keep their status. Stock back
-    at or above the low-stock threshold re-arms the low-stock alert.
+    at or above the low-stock threshold re-arms the low-stock alert. A listing back
+    from sold out runs its waitlist line after commit.
     """
     with transaction.atomic():
         listing = Listing.objects.select_for_update().get(pk=listing_id)
@@ -211,6 +229,8 @@ def listing_sync_stock(*, listing_id: int) -> StockSync:
             changed.append("low_stock_alerted")
         if changed:
             listing.save(update_fields=[*changed, "updated_at"])
+        if previous_status == S.SOLD_OUT and listing.status == S.ACTIVE:
+            _waitlist_wake(listing)
     return StockSync(
         listing=listing, previous_status=previous_status, available=available
     )
@@ -269,6 +289,8 @@ def listing_resume(*, listing: Listing) -> Listing:
             raise ListingError(_("Only a paused listing can be resumed."))
         listing.status = _status_for_stock(listing_stock(listing=listing))
         listing.save(update_fields=["status", "updated_at"])
+        if listing.status == S.ACTIVE:
+            _waitlist_wake(listing)
     return listing
 
 
@@ -298,3 +320,268 @@ def exchange_rates_refresh(*, xml: bytes | None = None) -> int:
             )
     cache.delete(RATES_CACHE_KEY)
     return len(parsed.rates)
+
+
+# Waitlist ------------------------------------------------------------------
+
+# Sign-ups one client network (distribly.http.client_network) may make per hour,
+# and confirmation emails one address gets per day whoever asks: together they
+# keep anyone from using the form to mail-bomb an address.
+WAITLIST_SIGNUPS_PER_HOUR = 10
+WAITLIST_CONFIRMATIONS_PER_DAY = 3
+# Never-confirmed entries are dropped by the sweep after this.
+WAITLIST_UNCONFIRMED_TTL = timedelta(days=7)
+# A picked entry whose email has not gone out after this is queued again (the
+# queue message was lost or the worker died before claiming it).
+WAITLIST_STALE_NOTICE = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class WaitlistJoin:
+    """What `waitlist_join` did. `own_address` is true when the address is the
+    signed-in user's verified one: only then may the answer say whether it was on
+    the list already (to anyone else that would tell who is on it)."""
+
+    entry: WaitlistEntry
+    created: bool
+    confirmed: bool
+    own_address: bool
+
+
+def _cache_hit(key: str, timeout: int) -> int:
+    """Count one hit on a fixed-window counter in the cache; returns the count."""
+    cache.add(key, 0, timeout=timeout)
+    try:
+        return int(cache.incr(key))
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=timeout)
+        return 1
+
+
+def waitlist_rate_check(*, network: str) -> None:
+    """Count a sign-up against the network's budget (WAITLIST_SIGNUPS_PER_HOUR).
+
+    Raises WaitlistLimited. Fixed one-hour windows in the cache (Redis in
+    production), like sales' checkout_rate_check.
+    """
+    if not network:
+        return
+    key = f"waitlist:signups:{network}:{int(time.time()) // 3600}"
+    if _cache_hit(key, 3700) > WAITLIST_SIGNUPS_PER_HOUR:
+        raise WaitlistLimited(
+            _(
+                "Too many waitlist sign-ups from your network in the last hour. "
+                "Please try again later."
+            )
+        )
+
+
+def _may_send_confirmation(email: str) -> bool:
+    """At most WAITLIST_CONFIRMATIONS_PER_DAY confirmation emails per address, over
+    all listings. Past it the email is silently skipped: the sign-up answer is the
+    same either way, so it tells nothing about the address."""
+    digest = hashlib.sha256(email.encode()).hexdigest()[:32]
+    key = f"waitlist:confirmations:{digest}:{int(time.time()) // 86400}"
+    return _cache_hit(key, 86400 + 100) <= WAITLIST_CONFIRMATIONS_PER_DAY
+
+
+def _is_on_sale(listing: Listing) -> bool:
+    return listing.status == S.ACTIVE and listing_stock(listing=listing) > 0
+
+
+def waitlist_join(
+    *,
+    listing_id: int,
+    email: str,
+    user: Any | None,
+    language: str,
+    network: str = "",
+) -> WaitlistJoin:
+    """Put an address on a sold-out (or paused) listing's waitlist.
+
+    Counts against the network's sign-up budget first (WaitlistLimited). The
+    address of a signed-in user who verified it is in line at once; any other gets
+    a confirmation link by email and is never told anything before confirming.
+    Signing up again is a no-op (an unconfirmed guest gets the link again, within
+    the per-address cap); after an earlier "back in stock" email it puts the
+    address at the end of the line again. Raises ListingError when the listing is
+    not public or is on sale right now.
+    """
+    waitlist_rate_check(network=network)
+    email = email.strip().lower()
+    own_address = bool(
+        user is not None
+        and user.is_authenticated
+        and EmailAddress.objects.filter(
+            user=user, email__iexact=email, verified=True
+        ).exists()
+    )
+    now = timezone.now()
+    with transaction.atomic():
+        listing = Listing.objects.select_related("seller").get(pk=listing_id)
+        if not listing.is_public:
+            raise ListingError(_("This item is not available."))
+        if _is_on_sale(listing):
+            raise ListingError(_("Good news: this item is on sale now."))
+        entry, created = WaitlistEntry.objects.get_or_create(
+            listing=listing,
+            email=email,
+            defaults={
+                "user": user if user is not None and user.is_authenticated else None,
+                "language": language,
+                "confirmed_at": now if own_address else None,
+            },
+        )
+        if not created and entry.notified_at is not None:
+            # Told before, asking again for this sell-out: back of the line. A
+            # confirmed address stays confirmed (its owner opted in already).
+            WaitlistEntry.objects.filter(pk=entry.pk).update(
+                created_at=now,
+                notified_at=None,
+                notice_sent_at=None,
+                language=language,
+                confirmed_at=entry.confirmed_at or (now if own_address else None),
+            )
+            entry.refresh_from_db()
+            created = True
+        elif not created and entry.confirmed_at is None and own_address:
+            WaitlistEntry.objects.filter(pk=entry.pk).update(confirmed_at=now)
+            entry.refresh_from_db()
+        if entry.confirmed_at is None and _may_send_confirmation(email):
+            enqueue_on_commit(WAITLIST_CONFIRM_TASK, entry.pk)
+    return WaitlistJoin(
+        entry=entry,
+        created=created,
+        confirmed=entry.confirmed_at is not None,
+        own_address=own_address,
+    )
+
+
+def waitlist_confirm(*, entry: WaitlistEntry) -> WaitlistEntry:
+    """Confirm an address by its link (idempotent). Should the listing be back
+    already, the line is run at once."""
+    with transaction.atomic():
+        confirmed = WaitlistEntry.objects.filter(
+            pk=entry.pk, confirmed_at__isnull=True
+        ).update(confirmed_at=timezone.now())
+        entry.refresh_from_db()
+        if confirmed and entry.listing.status == S.ACTIVE:
+            enqueue_on_commit(WAITLIST_NOTIFY_TASK, entry.listing_id)
+    return entry
+
+
+def waitlist_leave(*, entry: WaitlistEntry) -> None:
+    """Take an address off a waitlist (its row is deleted: nothing is kept)."""
+    WaitlistEntry.objects.filter(pk=entry.pk).delete()
+
+
+def _waitlist_wake(listing: Listing) -> None:
+    """The listing is on sale again: run its line after commit, if it has one."""
+    if listing.waitlist_entries.filter(WAITLIST_LINE).exists():
+        enqueue_on_commit(WAITLIST_NOTIFY_TASK, listing.pk)
+
+
+def waitlist_notify(*, listing_id: int) -> int:
+    """Pick the next people in a listing's line for a "back in stock" email.
+
+    Only for a public, active listing with stock. At most `stock - (entries picked
+    in the last WAITLIST_WINDOW_HOURS)` confirmed entries, in FIFO order
+    (created_at, id): never more people at once than there are codes; the rest
+    when stock rises or once the window of those picked has passed. Runs under the
+    listing's row lock (on SQLite the IMMEDIATE transaction), so two runs never
+    count the same stock twice, and claims with a conditional UPDATE, so an entry
+    is picked once. Each email goes out through its own task after commit
+    (`waitlist_notice_send`). Returns how many were picked; safe to run any time.
+    """
+    now = timezone.now()
+    window = timedelta(hours=settings.WAITLIST_WINDOW_HOURS)
+    with transaction.atomic():
+        listing = Listing.objects.select_for_update().filter(pk=listing_id).first()
+        if listing is None or listing.status != S.ACTIVE or not listing.is_public:
+            return 0
+        entries = listing.waitlist_entries
+        recent = entries.filter(notified_at__gte=now - window).count()
+        # Paid orders waiting for codes (backorders) get the stock first: counted
+        # through the reverse relation, listings does not import sales.
+        waiting = (
+            listing.orders.filter(status="backordered").aggregate(n=Sum("quantity"))[
+                "n"
+            ]
+            or 0
+        )
+        budget = listing_stock(listing=listing) - waiting - recent
+        if budget <= 0:
+            return 0
+        ids = list(
+            entries.filter(WAITLIST_LINE)
+            .order_by("created_at", "id")
+            .values_list("pk", flat=True)[:budget]
+        )
+        picked = WaitlistEntry.objects.filter(
+            pk__in=ids, notified_at__isnull=True
+        ).update(notified_at=now)
+        for entry_id in ids:
+            # an id this run did not pick (a row deleted meanwhile) is skipped by the task's claim
+            enqueue_on_commit(WAITLIST_NOTICE_TASK, entry_id)
+    return picked
+
+
+def waitlist_notice_send(*, entry_id: int) -> bool:
+    """Send one picked entry its "back in stock" email; True if this call sent it.
+
+    Claims `notice_sent_at` with a conditional UPDATE first, so two runs (a retry
+    and the sweep) send once. A transient send error un-claims it and is re-raised
+    for the task to retry; any other error leaves it claimed (never sent twice) and
+    is re-raised. If the listing is off sale again by now, the entry goes back to
+    its place in the line instead.
+    """
+    claimed = WaitlistEntry.objects.filter(
+        pk=entry_id, notified_at__isnull=False, notice_sent_at__isnull=True
+    ).update(notice_sent_at=timezone.now())
+    if not claimed:
+        return False
+    entry = WaitlistEntry.objects.select_related("listing__seller").get(pk=entry_id)
+    if entry.listing.status != S.ACTIVE or not entry.listing.is_public:
+        WaitlistEntry.objects.filter(pk=entry_id).update(
+            notified_at=None, notice_sent_at=None
+        )
+        return False
+    try:
+        waitlist_notice_message(entry).send()
+    except TRANSIENT_EMAIL_ERRORS:
+        WaitlistEntry.objects.filter(pk=entry_id).update(notice_sent_at=None)
+        raise
+    except Exception:
+        logger.exception("waitlist notice %s failed permanently", entry_id)
+        raise
+    return True
+
+
+def waitlists_sweep() -> list[int]:
+    """Periodic: drop never-confirmed entries, queue again "back in stock" emails
+    that never went out, and run the line of every active public listing with
+    people waiting (stock that rose while on sale, windows that have passed).
+    Returns the ids of the listings whose line ran."""
+    now = timezone.now()
+    WaitlistEntry.objects.filter(
+        confirmed_at__isnull=True, created_at__lt=now - WAITLIST_UNCONFIRMED_TTL
+    ).delete()
+    unsent = WaitlistEntry.objects.filter(
+        notified_at__lt=now - WAITLIST_STALE_NOTICE, notice_sent_at__isnull=True
+    ).values_list("pk", flat=True)[:500]
+    for entry_id in list(unsent):
+        enqueue(WAITLIST_NOTICE_TASK, entry_id)
+    waiting = WaitlistEntry.objects.filter(WAITLIST_LINE, listing=OuterRef("pk"))
+    ids = list(
+        Listing.objects.filter(
+            Exists(waiting),
+            selling_sellers(),
+            status=S.ACTIVE,
+            seller__is_active=True,
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)[:500]
+    )
+    for listing_id in ids:
+        waitlist_notify(listing_id=listing_id)
+    return ids

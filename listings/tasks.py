@@ -10,9 +10,18 @@ from celery import shared_task
 
 from distribly.mail import TRANSIENT_EMAIL_ERRORS
 
-from .emails import listing_reviewed_message, listing_revision_reviewed_message
-from .models import Listing, ListingRevision
-from .services import exchange_rates_refresh
+from .emails import (
+    listing_reviewed_message,
+    listing_revision_reviewed_message,
+    waitlist_confirm_message,
+)
+from .models import Listing, ListingRevision, WaitlistEntry
+from .services import (
+    exchange_rates_refresh,
+    waitlist_notice_send,
+    waitlist_notify,
+    waitlists_sweep,
+)
 
 
 @shared_task(
@@ -51,3 +60,39 @@ def email_listing_revision_reviewed_task(revision_id: int) -> None:
     )
     if revision is not None:
         listing_revision_reviewed_message(revision).send()
+
+
+@shared_task(name="listings.tasks.waitlist_notify")
+def waitlist_notify_task(listing_id: int) -> None:
+    waitlist_notify(listing_id=listing_id)
+
+
+@shared_task(name="listings.tasks.waitlists_sweep")
+def waitlists_sweep_task() -> None:
+    waitlists_sweep()
+
+
+@shared_task(
+    name="listings.tasks.email_waitlist_confirm",
+    autoretry_for=TRANSIENT_EMAIL_ERRORS,
+    retry_backoff=True,
+    max_retries=8,
+)
+def email_waitlist_confirm_task(entry_id: int) -> None:
+    entry = (
+        WaitlistEntry.objects.select_related("listing")
+        .filter(pk=entry_id, confirmed_at__isnull=True)
+        .first()
+    )
+    if entry is not None:  # confirmed or gone meanwhile: nothing to ask
+        waitlist_confirm_message(entry).send()
+
+
+@shared_task(
+    name="listings.tasks.email_waitlist_notice",
+    autoretry_for=TRANSIENT_EMAIL_ERRORS,
+    retry_backoff=True,
+    max_retries=8,
+)
+def email_waitlist_notice_task(entry_id: int) -> None:
+    waitlist_notice_send(entry_id=entry_id)

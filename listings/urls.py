@@ -8,6 +8,15 @@ app_name = "listings"
 urlpatterns = [
     path("items/<int:pk>/", views.listing_detail, name="listing-detail"),
     path("items/<int:pk>/embed/", views.listing_embed, name="listing-embed"),
+    path("items/<int:pk>/waitlist/", views.waitlist_join_view, name="waitlist-join"),
+    path(
+        "waitlist/<str:token>/confirm/",
+        views.waitlist_confirm_view,
+        name="waitlist-confirm",
+    ),
+    path(
+        "waitlist/<str:token>/leave/", views.waitlist_leave_view, name="waitlist-leave"
+    ),
     path("oembed", views.oembed, name="oembed"),
     path("robots.txt", views.robots_txt, name="robots"),
     path("sell/", views.listing_add, name="listing-add"),

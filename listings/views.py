@@ -12,32 +12,49 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.clickjacking import xframe_options_exempt
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import (
+    require_GET,
+    require_http_methods,
+    require_POST,
+)
 from django_stubs_ext import StrOrPromise
 
 from distribly.accounts.payouts import seller_can_sell, selling_sellers
-from distribly.http import AuthenticatedRequest, verified_email_required
+from distribly.http import (
+    AuthenticatedRequest,
+    client_ip,
+    client_network,
+    verified_email_required,
+)
 
 from . import reach
 from .exceptions import ListingError
-from .forms import ListingForm
+from .forms import ListingForm, WaitlistForm
 from .models import Listing
 from .selectors import (
     listing_pending_changes,
+    listing_queue_counts,
     listing_stock,
     public_listings,
     seller_listings,
+    waitlist_entry_by_token,
 )
 from .services import (
     EDITABLE_FIELDS,
     ListingUpdate,
+    WaitlistJoin,
     listing_archive,
     listing_pause,
     listing_resume,
     listing_update,
+    waitlist_confirm,
+    waitlist_join,
+    waitlist_leave,
 )
 
 
@@ -65,17 +82,34 @@ def listing_list(request: AuthenticatedRequest) -> HttpResponse:
     )
 
 
-def listing_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    """The public product page. Owners and staff may preview any status."""
+def _viewable_listing(request: HttpRequest, pk: int) -> tuple[Listing, bool]:
+    """The listing behind a product page, and whether the visitor is its seller.
+    Owners and staff may preview any status; others see public listings only."""
     listing = get_object_or_404(Listing.objects.select_related("seller"), pk=pk)
     is_owner = request.user.is_authenticated and listing.seller_id == request.user.pk
     if not listing.is_public and not (is_owner or request.user.is_staff):
         raise Http404
+    return listing, is_owner
+
+
+def listing_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """The public product page. Owners and staff may preview any status."""
+    listing, is_owner = _viewable_listing(request, pk)
+    email = request.user.email if request.user.is_authenticated else ""
+    return _render_detail(
+        request, listing, is_owner, WaitlistForm(initial={"email": email})
+    )
+
+
+def _render_detail(
+    request: HttpRequest, listing: Listing, is_owner: bool, waitlist_form: WaitlistForm
+) -> HttpResponse:
     available = listing_stock(listing=listing)
     low = (
         listing.low_stock_threshold is not None
         and 0 < available < listing.low_stock_threshold
     )
+    on_sale = listing.status == Listing.Status.ACTIVE and available > 0
     return render(
         request,
         "listings/listing_detail.html",
@@ -93,7 +127,100 @@ def listing_detail(request: HttpRequest, pk: int) -> HttpResponse:
             + "?"
             + urlencode({"url": reach.share_links(listing)["url"], "format": "json"}),
             "buyer_email": request.user.email if request.user.is_authenticated else "",
+            # Notify me when it's back: sold out or paused, for buyers (not the seller).
+            "waitlist_form": (
+                waitlist_form
+                if listing.is_public and not on_sale and not is_owner
+                else None
+            ),
+            # The seller sees how many wait, never who.
+            "queue": listing_queue_counts(listing_id=listing.pk) if is_owner else None,
         },
+    )
+
+
+@require_POST
+def waitlist_join_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Notify me when it's back. Form errors show on the product page by the field."""
+    listing, is_owner = _viewable_listing(request, pk)
+    if not listing.is_public:
+        raise Http404
+    form = WaitlistForm(request.POST)
+    if not form.is_valid():
+        return _render_detail(request, listing, is_owner, form)
+    email = form.cleaned_data["email"]
+    try:
+        joined = waitlist_join(
+            listing_id=listing.pk,
+            email=email,
+            user=request.user if request.user.is_authenticated else None,
+            language=translation.get_language() or settings.LANGUAGE_CODE,
+            network=client_network(client_ip(request)),
+        )
+    except ListingError as e:  # WaitlistLimited too
+        messages.error(request, str(e))
+        return redirect(listing)
+    messages.success(request, _waitlist_joined_message(joined, email))
+    return redirect(listing)
+
+
+def _waitlist_joined_message(joined: WaitlistJoin, email: str) -> str:
+    if not joined.own_address:
+        # The same answer whether or not the address was on the list already: the
+        # form must not tell anyone who else is on it.
+        return _(
+            "Thank you. Unless %(email)s is on the list already, we've emailed it a "
+            "link: you join the waitlist once you confirm."
+        ) % {"email": email}
+    if joined.created:
+        return _("You're on the waitlist: we'll email %(email)s when it's back.") % {
+            "email": email
+        }
+    return _(
+        "You're already on the waitlist: we'll email %(email)s when it's back."
+    ) % {"email": email}
+
+
+@require_http_methods(["GET", "POST"])
+def waitlist_confirm_view(request: HttpRequest, token: str) -> HttpResponse:
+    """The link in the confirmation email: a page with a Confirm button. A link alone
+    must not confirm: mail scanners open links, and would sign people up."""
+    entry = waitlist_entry_by_token(token=token)
+    if entry is not None and request.method == "POST":
+        waitlist_confirm(entry=entry)
+        messages.success(
+            request,
+            _("You're on the waitlist: we'll email you when “%(title)s” is back.")
+            % {"title": entry.listing.title},
+        )
+        return redirect(entry.listing if entry.listing.is_public else "listings:home")
+    return render(
+        request,
+        "listings/waitlist_confirm.html",
+        {"entry": entry},
+        status=200 if entry is not None else 404,
+    )
+
+
+# Mail apps' one-click unsubscribe (RFC 8058) POSTs here with no cookie: the
+# unguessable token in the URL is the whole authority, so CSRF protection (which
+# guards cookie-authenticated requests) has nothing to protect.
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def waitlist_leave_view(request: HttpRequest, token: str) -> HttpResponse:
+    """Leave a waitlist: one click on the page's button (or the mail app's
+    Unsubscribe). GET only shows the button: mail scanners open every link in a
+    message, and a GET that unsubscribed would drop people who never clicked."""
+    entry = waitlist_entry_by_token(token=token)
+    left = False
+    if entry is not None and request.method == "POST":
+        waitlist_leave(entry=entry)
+        left = True
+    return render(
+        request,
+        "listings/waitlist_leave.html",
+        {"entry": entry, "left": left},
+        status=404 if entry is None else 200,
     )
 
 
@@ -227,6 +354,7 @@ Disallow: /accounts/
 Disallow: /orders/
 Disallow: /pay/
 Disallow: /api/
+Disallow: /waitlist/
 Sitemap: {site}/sitemap.xml
 """
 

@@ -2,14 +2,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin, messages
-from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.core.exceptions import PermissionDenied
+from django.db.models import Case, QuerySet, When
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path
 
-from distribly.admin import ReadOnlyAdmin
+from distribly.admin import ReadOnlyAdmin, reject_with_reason
+from distribly.errors import FieldError
 
-from .exceptions import RefundError
+from .exceptions import ClaimError, RefundError
 from .models import (
+    Claim,
     Delivery,
     Dispute,
     LedgerEntry,
@@ -20,6 +26,8 @@ from .models import (
     WebhookEvent,
 )
 from .payments.base import PaymentError
+from .selectors import sellers_above_claim_threshold
+from .services.claims import claim_refund, claim_reject, claim_replace, flagged_emails
 from .services.disputes import dispute_stage
 from .services.fraud import order_release
 from .services.refunds import order_refund
@@ -257,3 +265,120 @@ class PayoutAdmin(ReadOnlyAdmin):
     list_filter = ("status",)
     search_fields = ("provider_payout_id", "seller__email")
     list_select_related = ("seller",)
+
+
+class FlaggedBuyerFilter(admin.SimpleListFilter):
+    title = "buyer"
+    parameter_name = "flagged"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "Flagged: reports to many sellers (90 days)")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() == "yes":
+            return queryset.filter(email__in=flagged_emails())
+        return queryset
+
+
+@admin.register(Claim)
+class ClaimAdmin(ReadOnlyAdmin):
+    """Problems buyers reported. Staff decide the escalated ones (decide_claim):
+    replace, refund, or reject with a reason the buyer reads; "Sellers above the
+    threshold" lists sellers with many upheld problems."""
+
+    list_display = ("created_at", "order", "seller", "email", "reason", "status", "respond_by", "escalated_at")  # fmt: skip
+    list_filter = ("status", "reason", FlaggedBuyerFilter)
+    search_fields = ("order__reference", "email", "seller__email")
+    list_select_related = ("order", "seller")
+    readonly_fields = ("order", "seller", "code", "email", "reason", "message", "status", "respond_by", "seller_message", "escalated_at", "escalation_message", "staff_message", "decided_at", "decided_by", "automatic", "replacement", "refund", "created_at")  # fmt: skip
+    actions = ("replace", "refund", "reject")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Claim]:
+        """Escalated claims (waiting for staff) first."""
+        return (
+            super()
+            .get_queryset(request)
+            .order_by(
+                Case(When(status=Claim.Status.ESCALATED, then=0), default=1),
+                "-created_at",
+            )
+        )
+
+    def has_decide_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("sales.decide_claim")
+
+    def _each(self, request: HttpRequest, queryset: QuerySet[Claim], act: Any) -> None:
+        for claim in queryset:
+            try:
+                act(claim)
+            except (ClaimError, RefundError, FieldError) as e:
+                self.message_user(request, f"{claim}: {e}", messages.ERROR)
+            else:
+                self.message_user(request, f"{claim}: done; both sides are told.")
+
+    @admin.action(
+        description="Replace the code (escalated problems)", permissions=["decide"]
+    )
+    def replace(self, request: HttpRequest, queryset: QuerySet[Claim]) -> None:
+        self._each(
+            request,
+            queryset,
+            lambda claim: claim_replace(claim=claim, by=request.user, staff=True),
+        )
+
+    @admin.action(
+        description="Refund the code (escalated problems)", permissions=["decide"]
+    )
+    def refund(self, request: HttpRequest, queryset: QuerySet[Claim]) -> None:
+        self._each(
+            request,
+            queryset,
+            lambda claim: claim_refund(claim=claim, by=request.user, staff=True),
+        )
+
+    @admin.action(
+        description="Reject with a reason (escalated problems)",
+        permissions=["decide"],
+    )
+    def reject(
+        self, request: HttpRequest, queryset: QuerySet[Claim]
+    ) -> HttpResponse | None:
+        return reject_with_reason(
+            self,
+            request,
+            queryset,
+            noun="problem report",
+            action="reject",
+            error=(ClaimError, FieldError),
+            recipient="buyer",
+            reject=lambda claim, user, reason: claim_reject(
+                claim=claim, by=user, message=reason, staff=True
+            ),
+        )
+
+    def get_urls(self) -> list[URLPattern]:
+        return [
+            path(
+                "sellers/",
+                self.admin_site.admin_view(self.sellers_view),
+                name="sales_claim_sellers",
+            ),
+            *super().get_urls(),
+        ]
+
+    def sellers_view(self, request: HttpRequest) -> HttpResponse:
+        """Sellers whose share of sales with an upheld problem is over the threshold."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return TemplateResponse(
+            request,
+            "admin/sales/claim/sellers.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Sellers above the problem threshold",
+                "rows": sellers_above_claim_threshold(),
+                "min_sales": settings.REPUTATION_MIN_SALES,
+                "percent": settings.REPUTATION_ALERT_PERCENT,
+                "opts": self.model._meta,
+            },
+        )

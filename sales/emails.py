@@ -11,7 +11,7 @@ from codes.models import Code
 from distribly.emails import make_message
 from listings.models import Listing
 
-from .models import Dispute, Order, Refund
+from .models import Claim, Dispute, Order, Refund
 from .overview import stock_forecast
 
 
@@ -49,7 +49,14 @@ def refund_messages(refund: Refund) -> list[EmailMultiAlternatives]:
         "refund": refund,
     }
     messages = [make_message("order-refunded", order.email, context, order.language)]
-    cancelled = _codes(order, ids=refund.code_ids) if refund.code_ids else []
+    cancelled = (
+        [
+            {"id": code.pk, "value": code.reveal()}
+            for code in Code.objects.filter(id__in=refund.code_ids).order_by("id")
+        ]
+        if refund.code_ids
+        else []
+    )
     messages.append(
         make_message(
             "codes-cancelled",
@@ -106,4 +113,67 @@ def dispute_message(dispute: Dispute) -> EmailMultiAlternatives:
             "codes": _codes(order),
         },
         order.listing.seller.language,
+    )
+
+
+def claim_messages(claim: Claim, event: str) -> list[EmailMultiAlternatives]:
+    """A claim's news: to the seller when it opens or is escalated or staff decide
+    it, to the buyer when it is replaced (with the new code) or rejected. Refunds
+    are told by the refund's own emails."""
+    order = claim.order
+    listing = order.listing
+    seller = listing.seller
+    context: dict[str, Any] = {"claim": claim, "order": order, "listing": listing}
+    if event in ("opened", "escalated"):
+        return [make_message(f"claim-{event}", seller.email, context, seller.language)]
+    messages = []
+    if event == "replaced" and claim.replacement is not None:
+        context["code"] = claim.replacement.reveal()
+        messages.append(
+            make_message("claim-replaced", order.email, context, order.language)
+        )
+    elif event == "rejected":
+        messages.append(
+            make_message("claim-rejected", order.email, context, order.language)
+        )
+    if claim.escalated_at is not None and event in ("replaced", "rejected", "refunded"):
+        context.pop("code", None)
+        messages.append(
+            make_message("claim-decided", seller.email, context, seller.language)
+        )
+    return messages
+
+
+def backorder_waiting_message(order: Order) -> EmailMultiAlternatives:
+    return make_message(
+        "backorder-waiting",
+        order.email,
+        {"order": order, "listing": order.listing},
+        order.language,
+    )
+
+
+def disable_reminder_message(seller: Any, codes: list[Code]) -> EmailMultiAlternatives:
+    """To a seller: cancelled codes they have not confirmed disabling on their system."""
+    orders = dict(
+        Order.objects.filter(id__in={c.order_id for c in codes}).values_list(
+            "id", "reference"
+        )
+    )
+    return make_message(
+        "disable-reminder",
+        seller.email,
+        {
+            "seller": seller,
+            "codes": [
+                {
+                    "id": code.pk,
+                    "value": code.reveal(),
+                    "listing": code.listing.title,
+                    "order": orders.get(code.order_id or 0, ""),
+                }
+                for code in codes
+            ],
+        },
+        seller.language,
     )

@@ -12,3 +12,7 @@ class CheckoutLimited(OrderError):
 
 class RefundError(OrderError):
     pass
+
+
+class ClaimError(OrderError):
+    """A claim action that is not possible now (closed, out of time, over a limit)."""

@@ -5,6 +5,7 @@ from typing import Any, cast
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from .models import Claim
 from .selectors import SalesFilters
 
 
@@ -65,3 +66,50 @@ class SalesFilterForm(forms.Form):
             date_from=d.get("date_from"),
             date_to=d.get("date_to"),
         )
+
+
+class ClaimForm(forms.Form):
+    """Report a problem with a delivered code."""
+
+    reason = forms.ChoiceField(
+        label=_("What is wrong?"),
+        choices=Claim.Reason.choices,
+        widget=forms.RadioSelect,
+    )
+    message = forms.CharField(
+        label=_("What happened?"),
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text=_(
+            "The seller reads this: say where you used the code and what you saw "
+            "(the error message, if any)."
+        ),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.label_suffix = ""
+
+
+class ClaimRejectForm(forms.Form):
+    message = forms.CharField(
+        label=_("Why the code is fine, or what the buyer should try"),
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.label_suffix = ""
+
+
+class ClaimEscalateForm(forms.Form):
+    escalation_message = forms.CharField(
+        label=_("Why the seller's answer does not solve it"),
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.label_suffix = ""

@@ -271,6 +271,7 @@ class Refund(models.Model):
         AUTOMATIC = "automatic", _("Automatic (out of stock)")
         FRAUD = "fraud", _("Early fraud warning")
         CLAIM = "claim", _("Problem reported by the buyer")
+        UNANSWERED = "unanswered", _("Problem reported, not answered in time")
         PROVIDER = "provider", _("Payment provider dashboard")
 
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="refunds")

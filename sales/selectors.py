@@ -2,19 +2,33 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from allauth.account.models import EmailAddress
-from django.db.models import DecimalField, OuterRef, Q, QuerySet, Subquery, Sum
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import (
+    Case,
+    Count,
+    DecimalField,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    When,
+)
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from codes.importing.text import mask
-from codes.models import Code
+from codes.models import Code, CodeReveal
 
-from .models import LedgerEntry, Order, Refund
+from .models import Claim, Delivery, LedgerEntry, Order, OrderPageView, Refund
 
 # The platform's fee on Sales: what sales and refunds moved, not what the platform
 # lost to a dispute (that is no fee, and not the seller's business).
@@ -25,6 +39,7 @@ SALE_STATUSES = [
     Order.Status.REFUNDED,
     Order.Status.PAID,
     Order.Status.HELD,
+    Order.Status.BACKORDERED,
 ]
 
 
@@ -95,7 +110,7 @@ def sales_rows(orders: list[Order]) -> list[SaleRow]:
     for code in (
         Code.objects.filter(order_id__in=[o.pk for o in orders])
         .exclude(status=Code.Status.RESERVED)
-        .only("id", "order_id", "status", "seller_id")
+        .only("id", "order_id", "status", "seller_id", "seller_disabled_at")
         .order_by("id")
     ):
         if code.order_id is not None:
@@ -131,6 +146,28 @@ def refunded_code_ids(order: Order) -> set[int]:
     return ids
 
 
+CLAIMABLE = (Code.Status.SOLD, Code.Status.REDEEMED)
+
+
+def claim_window_end(*, order: Order, code: Code) -> datetime | None:
+    """Until when the buyer can report this code: the listing's window from when it
+    reached them (delivery, or the replacement's sale). None: it never did."""
+    if order.fulfilled_at is None:
+        return None
+    start = max(order.fulfilled_at, code.sold_at or order.fulfilled_at)
+    return start + timedelta(days=order.listing.claim_window_days)
+
+
+def claim_can_open(*, order: Order, code: Code) -> bool:
+    end = claim_window_end(order=order, code=code)
+    return (
+        order.has_codes
+        and code.status in CLAIMABLE
+        and end is not None
+        and timezone.now() < end
+    )
+
+
 @dataclass(frozen=True)
 class BuyerCode:
     """A code on its buyer's order page: the value, or only a masked one once
@@ -141,12 +178,16 @@ class BuyerCode:
     cancelled: bool
     refunded: bool
     reason: str
+    # A problem the buyer reported with this code, or whether they still can.
+    claim: Claim | None = None
+    can_report: bool = False
 
 
 def buyer_codes(order: Order) -> list[BuyerCode]:
     """The codes of an order for its buyer. A cancelled (refunded, revoked) code shows
     masked: enough to recognise it, not to use it."""
     refunded = refunded_code_ids(order)
+    claims = {c.code_id: c for c in Claim.objects.filter(order=order)}
     result = []
     for code in (
         Code.objects.filter(order_id=order.pk)
@@ -162,6 +203,9 @@ def buyer_codes(order: Order) -> list[BuyerCode]:
                 cancelled=cancelled,
                 refunded=code.pk in refunded,
                 reason=code.cancel_reason if cancelled else "",
+                claim=claims.get(code.pk),
+                can_report=code.pk not in claims
+                and claim_can_open(order=order, code=code),
             )
         )
     return result
@@ -204,3 +248,134 @@ def with_earnings(qs: QuerySet[Order]) -> QuerySet[Order]:
         )
 
     return qs.annotate(fee=total("platform_fee", FEE_ROWS), net=total("seller_net"))
+
+
+# --- After the sale: claims and reputation ------------------------------------------
+
+REPUTATION_CACHE = 600  # seconds: a product page need not count a seller's sales
+
+
+@dataclass(frozen=True)
+class Reputation:
+    """A seller's delivered sales and how many had a problem upheld (replaced or
+    refunded after a claim)."""
+
+    sales: int
+    upheld: int
+
+    @property
+    def shown(self) -> bool:
+        return self.sales >= settings.REPUTATION_MIN_SALES
+
+    @property
+    def percent(self) -> Decimal:
+        if not self.sales:
+            return Decimal("0")
+        return (Decimal(100) * self.upheld / self.sales).quantize(Decimal("0.1"))
+
+
+def _delivered_orders() -> QuerySet[Order]:
+    return Order.objects.filter(fulfilled_at__isnull=False)
+
+
+def seller_reputation(*, seller_id: int) -> Reputation:
+    """Cached for a few minutes: it counts all of a seller's orders."""
+    key = f"sales:reputation:{seller_id}"
+    cached = cache.get(key)
+    if cached is not None:
+        return Reputation(*cached)
+    counts = (
+        _delivered_orders()
+        .filter(seller_id=seller_id)
+        .aggregate(
+            sales=Count("pk"),
+            upheld=Count(
+                "pk", filter=Q(claims__status__in=Claim.UPHELD), distinct=True
+            ),
+        )
+    )
+    reputation = Reputation(sales=counts["sales"] or 0, upheld=counts["upheld"] or 0)
+    cache.set(key, (reputation.sales, reputation.upheld), REPUTATION_CACHE)
+    return reputation
+
+
+def sellers_above_claim_threshold() -> list[dict[str, Any]]:
+    """Staff: sellers past REPUTATION_MIN_SALES sales whose share of sales with an
+    upheld claim is at least REPUTATION_ALERT_PERCENT, worst first."""
+    rows = (
+        _delivered_orders()
+        .values("seller", "seller__email")
+        .annotate(
+            sales=Count("pk", distinct=True),
+            upheld=Count(
+                "pk", filter=Q(claims__status__in=Claim.UPHELD), distinct=True
+            ),
+        )
+        .filter(sales__gte=settings.REPUTATION_MIN_SALES, upheld__gt=0)
+    )
+    result: list[dict[str, Any]] = [
+        {**row, "percent": Reputation(row["sales"], row["upheld"]).percent}
+        for row in rows
+    ]
+    return sorted(
+        (r for r in result if r["percent"] >= settings.REPUTATION_ALERT_PERCENT),
+        key=lambda r: -r["percent"],
+    )
+
+
+def seller_claims(*, seller_id: int, status: str = "") -> QuerySet[Claim]:
+    """Problems reported: a seller's claims, the ones waiting for them first."""
+    qs = Claim.objects.filter(seller_id=seller_id)
+    if status == "open":
+        qs = qs.filter(status=Claim.Status.OPEN)
+    return qs.select_related("order__listing").order_by(
+        Case(When(status=Claim.Status.OPEN, then=0), default=1), "-created_at"
+    )
+
+
+@dataclass(frozen=True)
+class ClaimEvidence:
+    """What we know about the reported code, for the seller's (and staff's) decision."""
+
+    delivered_at: datetime | None
+    email_sent_at: datetime | None
+    page_views: int
+    first_view_at: datetime | None
+    last_view_at: datetime | None
+    code_status: str
+    redeemed_at: datetime | None
+    redeemed_by: str
+    seller_reveals: list[CodeReveal]
+    buyer_claims: int
+    buyer_sellers: int
+
+
+def claim_evidence(claim: Claim) -> ClaimEvidence:
+    order = claim.order
+    views = OrderPageView.objects.filter(order=order).aggregate(
+        n=Count("pk"), first=Min("at"), last=Max("at")
+    )
+    sent = (
+        Delivery.objects.filter(order=order, status=Delivery.Status.SENT)
+        .order_by("sent_at")
+        .values_list("sent_at", flat=True)
+        .first()
+    )
+    code = claim.code
+    since = timezone.now() - timedelta(days=90)
+    others = Claim.objects.filter(email=claim.email, created_at__gte=since).aggregate(
+        n=Count("pk"), sellers=Count("seller", distinct=True)
+    )
+    return ClaimEvidence(
+        delivered_at=order.fulfilled_at,
+        email_sent_at=sent,
+        page_views=views["n"] or 0,
+        first_view_at=views["first"],
+        last_view_at=views["last"],
+        code_status=code.get_status_display(),
+        redeemed_at=code.redeemed_at,
+        redeemed_by=code.redeemed_by,
+        seller_reveals=list(CodeReveal.objects.filter(code=code).order_by("at")[:20]),
+        buyer_claims=others["n"] or 0,
+        buyer_sellers=others["sellers"] or 0,
+    )

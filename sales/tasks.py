@@ -13,18 +13,25 @@ from celery import Task, shared_task
 from django.db import InterfaceError, OperationalError
 
 from codes.models import Code
+from distribly.accounts.models import User
 from distribly.mail import TRANSIENT_EMAIL_ERRORS
 from listings.models import Listing
 
 from .emails import (
+    backorder_waiting_message,
+    claim_messages,
     code_cancelled_message,
+    disable_reminder_message,
     dispute_message,
     refund_messages,
     stock_alert_message,
 )
-from .exceptions import RefundError
-from .models import Dispute, Order, Refund
+from .exceptions import ClaimError, RefundError
+from .models import Claim, Dispute, Order, Refund
 from .payments.base import PaymentError
+from .services.backorders import backorders_fill, backorders_sweep
+from .services.cancelled import codes_disable_remind
+from .services.claims import claim_refund_unanswered, claims_unanswered_sweep
 from .services.delivery import deliveries_sweep, delivery_give_up, order_deliver
 from .services.disputes import dispute_recover, dispute_stage
 from .services.fraud import (
@@ -218,3 +225,88 @@ def dispute_recover_task(self: Task[Any, None], dispute_id: int) -> None:
         raise self.retry(
             exc=e, countdown=min(3600, 60 * 2**self.request.retries)
         ) from e
+
+
+# --- After the sale: claims, backorders, cancelled codes ------------------------------
+
+
+@shared_task(
+    name="sales.tasks.email_claim",
+    autoretry_for=TRANSIENT_EMAIL_ERRORS + DB_ERRORS,
+    retry_backoff=True,
+    max_retries=8,
+)
+def email_claim_task(claim_id: int, event: str) -> None:
+    claim = Claim.objects.select_related("order__listing__seller", "replacement").get(
+        pk=claim_id
+    )
+    for message in claim_messages(claim, event):
+        message.send()
+
+
+@shared_task(name="sales.tasks.claim_refund_unanswered", bind=True, max_retries=10)
+def claim_refund_unanswered_task(self: Task[Any, None], claim_id: int) -> None:
+    """A claim the seller left unanswered past its deadline: refund the code."""
+    try:
+        claim_refund_unanswered(claim_id=claim_id)
+    except RefundError as e:
+        raise self.retry(
+            exc=e, countdown=min(3600, 30 * 2**self.request.retries)
+        ) from e
+    except ClaimError:
+        pass  # answered meanwhile
+
+
+@shared_task(name="sales.tasks.claims_unanswered_sweep")
+def claims_unanswered_sweep_task() -> None:
+    claims_unanswered_sweep()
+
+
+@shared_task(
+    name="sales.tasks.backorders_fill", autoretry_for=DB_ERRORS, retry_backoff=True
+)
+def backorders_fill_task(listing_id: int) -> None:
+    backorders_fill(listing_id=listing_id)
+
+
+@shared_task(name="sales.tasks.backorders_sweep")
+def backorders_sweep_task() -> None:
+    backorders_sweep()
+
+
+@shared_task(
+    name="sales.tasks.email_backorder_waiting",
+    autoretry_for=TRANSIENT_EMAIL_ERRORS + DB_ERRORS,
+    retry_backoff=True,
+    max_retries=8,
+)
+def email_backorder_waiting_task(order_id: int) -> None:
+    order = Order.objects.select_related("listing__seller").get(pk=order_id)
+    if order.status == Order.Status.BACKORDERED:
+        backorder_waiting_message(order).send()
+
+
+@shared_task(name="sales.tasks.codes_disable_remind")
+def codes_disable_remind_task() -> None:
+    codes_disable_remind()
+
+
+@shared_task(
+    name="sales.tasks.email_disable_reminder",
+    autoretry_for=TRANSIENT_EMAIL_ERRORS + DB_ERRORS,
+    retry_backoff=True,
+    max_retries=8,
+)
+def email_disable_reminder_task(seller_id: int, code_ids: str) -> None:
+    codes = list(
+        Code.objects.filter(
+            pk__in=[int(i) for i in code_ids.split(",") if i],
+            seller_id=seller_id,
+            seller_disabled_at__isnull=True,
+        )
+        .select_related("listing")
+        .order_by("pk")
+    )
+    if codes:
+        seller = User.objects.get(pk=seller_id)
+        disable_reminder_message(seller, codes).send()

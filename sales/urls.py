@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import earnings_views, overview_views, views
+from . import claims_views, earnings_views, overview_views, views
 from .vault_urls import urlpatterns as vault_urlpatterns
 
 app_name = "sales"
@@ -12,6 +12,32 @@ urlpatterns = [
     path("orders/<str:token>/", views.order_detail, name="order-detail"),
     path("orders/<str:token>/resend/", views.order_resend_view, name="order-resend"),
     path("account/purchases/", views.purchases, name="purchases"),
+    path(
+        "orders/<str:token>/codes/<int:code_id>/report/",
+        claims_views.claim_report,
+        name="claim-report",
+    ),
+    path(
+        "orders/<str:token>/problems/<int:pk>/escalate/",
+        claims_views.claim_escalate_view,
+        name="claim-escalate",
+    ),
+    path("sell/earnings/problems/", claims_views.claims_list, name="claims"),
+    path(
+        "sell/earnings/problems/<int:pk>/",
+        claims_views.claim_detail,
+        name="claim-detail",
+    ),
+    path(
+        "sell/earnings/problems/<int:pk>/<str:action>/",
+        claims_views.claim_answer,
+        name="claim-answer",
+    ),
+    path(
+        "sell/sales/codes/<int:code_id>/disabled/",
+        claims_views.code_disabled,
+        name="code-disabled",
+    ),
     path("sell/sales/", views.sales_list, name="sales-list"),
     path("sell/sales/export.csv", views.sales_export, name="sales-export"),
     path(

@@ -82,6 +82,23 @@ def codes_mark_sold(*, order_id: int) -> int:
     )
 
 
+def codes_allocate_sold(*, listing_id: int, order_id: int, quantity: int) -> list[int]:
+    """Sell `quantity` more codes of a listing to an already-paid order: a
+    replacement for a code that did not work, or a backorder filled. The same
+    race-free path as a sale (codes_allocate, then the sale of exactly those
+    codes); raises OutOfStock. Must run inside the caller's transaction."""
+    now = timezone.now()
+    ids = codes_allocate(
+        listing_id=listing_id, order_id=order_id, quantity=quantity, reserved_until=now
+    )
+    sold = Code.objects.filter(id__in=ids, status=Code.Status.RESERVED).update(
+        status=Code.Status.SOLD, reserved_until=None, sold_at=now, status_changed_at=now
+    )
+    if sold != quantity:  # cannot happen: we hold these rows' locks
+        raise RuntimeError(f"order {order_id}: allocated codes changed under us")
+    return ids
+
+
 def codes_cancel(
     *, order_id: int, code_ids: list[int] | None = None, reason: str = ""
 ) -> list[int]:

@@ -22,6 +22,7 @@ from codes.exceptions import CodesError
 from codes.importing.generator import GeneratorOptions
 from codes.models import Code, CodeBatch
 from codes.services.imports import IMPORT_TASK
+from codes.signals import codes_approved
 from distribly.tasks import enqueue_on_commit
 from listings.models import Listing
 from listings.services import listing_sync_stock
@@ -114,6 +115,7 @@ def batch_approve(*, batch: CodeBatch, by: Any) -> CodeBatch:
         batch.save()
         listing_sync_stock(listing_id=batch.listing_id)
         enqueue_on_commit(REVIEWED_TASK, batch.pk)
+        codes_approved.send(sender=CodeBatch, listing_id=batch.listing_id)
     return batch
 
 

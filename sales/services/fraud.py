@@ -31,7 +31,9 @@ from .refunds import order_refund
 
 OS = Order.Status
 FRAUD_REFUND_TASK = "sales.tasks.order_refund_fraud"
-PAID_STATUSES = [OS.PAID, OS.FULFILLED, OS.HELD, OS.REFUNDED]
+PAID_STATUSES = [OS.PAID, OS.FULFILLED, OS.HELD, OS.REFUNDED, OS.BACKORDERED]
+# A fraud warning refunds these (codes or not).
+WARNED_REFUNDABLE = [OS.HELD, OS.FULFILLED, OS.PAID, OS.BACKORDERED]
 
 
 def hold_reason(*, order: Order, payment: Payment) -> str:
@@ -148,7 +150,7 @@ def order_fraud_warning(*, order_id: int) -> None:
         order.fraud_warning_at = timezone.now()
         order.note = _("The card's issuer reported this payment as fraudulent.")
         order.save(update_fields=["fraud_warning_at", "note"])
-        if order.status in (OS.HELD, OS.FULFILLED, OS.PAID):
+        if order.status in WARNED_REFUNDABLE:
             enqueue_on_commit(FRAUD_REFUND_TASK, order.pk)
 
 
@@ -174,7 +176,7 @@ def orders_fraud_refund_sweep() -> list[int]:
     ids = list(
         Order.objects.filter(
             fraud_warning_at__lt=timezone.now() - timedelta(minutes=5),
-            status__in=[OS.HELD, OS.FULFILLED, OS.PAID],
+            status__in=WARNED_REFUNDABLE,
         )
         .exclude(
             refunds__source=Refund.Source.FRAUD, refunds__status=Refund.Status.FAILED

@@ -25,6 +25,7 @@ from sales.models import Order, Payment
 from sales.payments import get_provider
 from sales.payments.base import ProviderStatus
 
+from .backorders import order_backorder
 from .earnings import ledger_sale
 from .fraud import hold_reason, order_deliver_codes, order_hold
 from .refunds import REFUND_AUTO_TASK
@@ -75,7 +76,13 @@ def payment_confirm(*, payment_id: int, status: ProviderStatus | None = None) ->
                 "card_fingerprint",
             ]
         )
-        if order.status in (OS.PAID, OS.FULFILLED, OS.REFUNDED, OS.HELD):
+        if order.status in (
+            OS.PAID,
+            OS.FULFILLED,
+            OS.REFUNDED,
+            OS.HELD,
+            OS.BACKORDERED,
+        ):
             # A second payment for a settled order: staff refund it from admin.
             logger.warning("order %s: extra payment %s confirmed", order.pk, payment.pk)
             return order
@@ -101,7 +108,8 @@ def payment_confirm(*, payment_id: int, status: ProviderStatus | None = None) ->
 
 
 def _allocate_again(order: Order, now: datetime) -> bool:
-    """Fresh codes for a late payment; False (and an automatic refund) if none remain."""
+    """Fresh codes for a late payment. False if none remain: the order waits for codes
+    when its listing takes backorders, else it is refunded automatically."""
     try:
         with transaction.atomic():
             codes_allocate(
@@ -111,11 +119,14 @@ def _allocate_again(order: Order, now: datetime) -> bool:
                 reserved_until=now,
             )
     except OutOfStock:
+        ledger_sale(order)
+        if order.listing.allow_backorders:
+            order_backorder(order=order, now=now)
+            return False
         order.status = OS.PAID
         order.paid_at = now
         order.note = "Sold out before the payment arrived: refunded automatically."
         order.save(update_fields=["status", "paid_at", "note"])
-        ledger_sale(order)
         enqueue_on_commit(REFUND_AUTO_TASK, order.pk)
         return False
     return True

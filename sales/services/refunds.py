@@ -82,7 +82,13 @@ def _refund_new(
     order: Order, *, code_ids: list[int] | None, by: Any, source: str, reason: str
 ) -> Refund:
     refundable = _refundable_codes(order)
-    if order.status == OS.PAID and not refundable and source in NO_CODES_SOURCES:
+    # No codes to cancel: a paid order that found none (the automatic refund), or a
+    # backorder still waiting for its codes (any refund).
+    without_codes = not refundable and (
+        (order.status == OS.PAID and source in NO_CODES_SOURCES)
+        or order.status == OS.BACKORDERED
+    )
+    if without_codes:
         wanted: list[int] = []
         amount = order.amount - order.refunded_amount
     else:
