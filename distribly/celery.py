@@ -84,6 +84,11 @@ app.conf.beat_schedule = {
         "task": "listings.tasks.waitlists_sweep",
         "schedule": 300.0,
     },
+    # Hourly: remind buyers EXPIRY_REMINDER_DAYS before fixed-length codes run out.
+    "sales-expiry-reminders": {
+        "task": "sales.tasks.orders_expiry_remind",
+        "schedule": crontab(minute=23),
+    },
     # Every minute: send delivery emails whose queue message was lost (outbox sweep).
     "sales-deliveries-sweep": {
         "task": "sales.tasks.deliveries_sweep",

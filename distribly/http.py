@@ -10,7 +10,7 @@ from allauth.account.decorators import (
     verified_email_required as _verified_email_required,
 )
 from django.conf import settings
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 
 if TYPE_CHECKING:
     from distribly.accounts.models import User
@@ -56,3 +56,14 @@ def verified_email_required(view: View) -> View:
     """allauth's decorator (signed in, with a verified email), typed for mypy."""
     decorated: View = _verified_email_required(view)
     return decorated
+
+
+def private_page(response: HttpResponse) -> HttpResponse:
+    """A page showing codes, or reached by a capability link (an order's token, a
+    signed Find my codes link): never stored by a browser or proxy, and its URL
+    never sent to other sites as a Referer. "same-origin", not "no-referrer": under
+    no-referrer Chromium posts the page's own forms with `Origin: null`, which
+    Django's CSRF check refuses."""
+    response["Cache-Control"] = "no-store"
+    response["Referrer-Policy"] = "same-origin"
+    return response

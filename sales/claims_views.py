@@ -15,7 +15,11 @@ from django.views.decorators.http import require_POST
 from codes.importing.text import mask
 from codes.models import Code
 from distribly.errors import FieldError, add_field_error
-from distribly.http import AuthenticatedRequest, verified_email_required
+from distribly.http import (
+    AuthenticatedRequest,
+    private_page,
+    verified_email_required,
+)
 
 from .exceptions import ClaimError, RefundError
 from .forms import ClaimEscalateForm, ClaimForm, ClaimRejectForm
@@ -35,14 +39,6 @@ from .services.claims import (
     claim_reject,
     claim_replace,
 )
-
-
-def _private(response: HttpResponse) -> HttpResponse:
-    """Pages under an order's token: never cached, the token never sent on."""
-    response["Cache-Control"] = "no-store"
-    response["Referrer-Policy"] = "no-referrer"
-    return response
-
 
 # --- Buyer ------------------------------------------------------------------------------
 
@@ -83,7 +79,7 @@ def claim_report(request: HttpRequest, token: str, code_id: int) -> HttpResponse
                 % {"hours": settings.CLAIM_RESPONSE_HOURS},
             )
             return redirect(order)
-    return _private(
+    return private_page(
         render(
             request,
             "sales/claim_report.html",

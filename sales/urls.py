@@ -11,7 +11,6 @@ urlpatterns = [
     path("pay/test/<str:ref>/", views.dev_pay, name="dev-pay"),
     path("orders/<str:token>/", views.order_detail, name="order-detail"),
     path("orders/<str:token>/resend/", views.order_resend_view, name="order-resend"),
-    path("account/purchases/", views.purchases, name="purchases"),
     path(
         "orders/<str:token>/codes/<int:code_id>/report/",
         claims_views.claim_report,

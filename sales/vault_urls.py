@@ -2,6 +2,18 @@
 
 from __future__ import annotations
 
-from django.urls import URLPattern
+from django.urls import URLPattern, path
 
-urlpatterns: list[URLPattern] = []
+from . import vault_views
+
+urlpatterns: list[URLPattern] = [
+    # My purchases: live once the old `account/purchases/` route (views.purchases)
+    # is removed from sales/urls.py, which lists its patterns before these.
+    path("account/purchases/", vault_views.purchases, name="purchases"),
+    path("find-my-codes/", vault_views.find_codes, name="find-codes"),
+    path(
+        "find-my-codes/<str:token>/",
+        vault_views.find_codes_orders,
+        name="find-codes-orders",
+    ),
+]

@@ -5,7 +5,6 @@ import logging
 from dataclasses import dataclass
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import (
     Http404,
@@ -33,6 +32,7 @@ from distribly.http import (
     AuthenticatedRequest,
     client_ip,
     client_network,
+    private_page,
     verified_email_required,
 )
 from listings.models import Listing
@@ -45,7 +45,6 @@ from .payments import get_provider
 from .payments.base import PaymentError
 from .selectors import (
     buyer_codes,
-    orders_for_buyer,
     sales_rows,
     sales_totals,
     seller_sales,
@@ -167,11 +166,7 @@ def order_detail(request: HttpRequest, token: str) -> HttpResponse:
     response = render(
         request, "sales/order_detail.html", {"order": order, "codes": codes}
     )
-    response["Cache-Control"] = "no-store"
-    response["Referrer-Policy"] = (
-        "no-referrer"  # the token must not leak to linked sites
-    )
-    return response
+    return private_page(response)
 
 
 @require_POST
@@ -187,14 +182,6 @@ def order_resend_view(request: HttpRequest, token: str) -> HttpResponse:
             _("We're sending the email to %(email)s again.") % {"email": order.email},
         )
     return redirect(order)
-
-
-@login_required
-def purchases(request: AuthenticatedRequest) -> HttpResponse:
-    page = Paginator(orders_for_buyer(user=request.user), 25).get_page(
-        request.GET.get("page")
-    )
-    return render(request, "sales/purchases.html", {"page": page})
 
 
 # --- Seller: Sales (under Earnings) ---------------------------------------------------

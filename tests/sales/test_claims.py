@@ -8,6 +8,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
@@ -379,3 +380,20 @@ def test_cancelled_codes_are_confirmed_disabled_and_reminded(
         "disabled on your system"
         in client.get(reverse("sales:sales-list")).content.decode()
     )
+
+
+def test_reputation_shows_on_product_pages_after_enough_sales(
+    client, settings, claim, delivered, buy, django_capture_on_commit_callbacks
+):
+    listing, _order, _code = delivered
+    settings.REPUTATION_MIN_SALES = 2
+    page = client.get(listing.get_absolute_url()).content.decode()
+    assert "with a problem upheld" not in page  # one sale: too few to judge
+    client.force_login(listing.seller)
+    with django_capture_on_commit_callbacks(execute=True):
+        answer(client, claim, "refund")
+    client.logout()
+    buy(listing, email="second@example.com")
+    cache.clear()
+    page = client.get(listing.get_absolute_url()).content.decode()
+    assert "2 sales, 50.0% with a problem upheld" in page
