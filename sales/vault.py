@@ -19,8 +19,8 @@ from django.utils import timezone
 from codes.importing.text import mask
 from codes.models import Code
 
-from .models import Order, Refund
-from .selectors import orders_for_buyer
+from .models import Claim, Order, Refund
+from .selectors import claim_can_open, orders_for_buyer
 
 OS = Order.Status
 # Orders whose codes the buyer can read (Order.has_codes).
@@ -93,6 +93,9 @@ class VaultCode:
     expires_at: datetime | None
     # Whole days until expiry, rounded up (0 once expired); None: no expiry.
     days_left: int | None
+    # A problem the buyer reported with this code, or whether they still can.
+    claim: Claim | None = None
+    can_report: bool = False
 
     @property
     def expired(self) -> bool:
@@ -117,13 +120,16 @@ def _days_left(expires_at: datetime | None, now: datetime) -> int | None:
 
 
 def vault_rows(codes: list[Code], *, now: datetime | None = None) -> list[VaultCode]:
-    """A page of vault codes with their orders: two queries, whatever the page
+    """A page of vault codes with their orders: three queries, whatever the page
     holds. Decrypts exactly these codes; the caller records that they were shown
     (services.vault.orders_page_viewed)."""
     now = now or timezone.now()
     order_ids = sorted({c.order_id for c in codes if c.order_id is not None})
     orders = Order.objects.select_related("listing", "seller").in_bulk(order_ids)
     refunded = _refunded_by_order(order_ids)
+    claims = {
+        c.code_id: c for c in Claim.objects.filter(code_id__in=[c.pk for c in codes])
+    }
     rows = []
     for code in codes:
         if code.order_id is None:
@@ -148,6 +154,9 @@ def vault_rows(codes: list[Code], *, now: datetime | None = None) -> list[VaultC
                 reason=code.cancel_reason if state == CodeState.CANCELLED else "",
                 expires_at=expires_at,
                 days_left=_days_left(expires_at, now),
+                claim=claims.get(code.pk),
+                can_report=code.pk not in claims
+                and claim_can_open(order=order, code=code),
             )
         )
     return rows

@@ -397,3 +397,20 @@ def test_reputation_shows_on_product_pages_after_enough_sales(
     cache.clear()
     page = client.get(listing.get_absolute_url()).content.decode()
     assert "2 sales, 50.0% with a problem upheld" in page
+
+
+def test_my_purchases_offers_report_a_problem_and_shows_the_claim(
+    client, user_factory, active_listing, buy, django_capture_on_commit_callbacks
+):
+    buyer = user_factory("vaulted@example.com")
+    client.force_login(buyer)
+    listing = active_listing(codes=2)
+    order = buy(listing, email=buyer.email)
+    code = Code.objects.get(order_id=order.pk)
+    link = reverse("sales:claim-report", args=[order.token, code.pk])
+    assert link in client.get(reverse("sales:purchases")).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        report(client, order, code)
+    page = client.get(reverse("sales:purchases")).content.decode()
+    assert link not in page
+    assert "Problem reported:" in page
