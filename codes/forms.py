@@ -12,6 +12,7 @@ from distribly.errors import add_field_error
 
 from .importing.generator import (
     ALPHABET_CHOICES,
+    DEFAULT_ALPHABET,
     DEFAULT_GROUP,
     DEFAULT_LENGTH,
     GeneratorOptions,
@@ -66,7 +67,7 @@ class CodesForm(forms.Form):
     alphabet = forms.ChoiceField(
         label=_("Characters"),
         choices=ALPHABET_CHOICES,
-        initial="crockford",
+        initial=DEFAULT_ALPHABET,
         required=False,
     )
     # A field called `prefix` shadows Form.prefix (the HTML name prefix) for the type
@@ -75,12 +76,30 @@ class CodesForm(forms.Form):
     prefix = forms.CharField(  # type: ignore[assignment]
         label=_("Prefix (optional)"), required=False, max_length=40
     )
+    # A setting of the listing (Listing.codes_case_insensitive), asked here beside the
+    # codes it governs. Only when the listing is created: its codes' digests depend on it.
+    codes_case_insensitive = forms.BooleanField(
+        label=_("Codes are case-insensitive"),
+        required=False,
+        help_text=_(
+            "Tick this if upper and lower case don't matter in your codes: ABC-1 and "
+            "abc-1 then count as the same code (the second is reported as a "
+            "duplicate), and Validate a code finds a code however its letters are "
+            "typed. This can't be changed later."
+        ),
+    )
 
     def __init__(
-        self, *args: Any, upload_too_large: bool = False, **kwargs: Any
+        self,
+        *args: Any,
+        upload_too_large: bool = False,
+        new_listing: bool = False,
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.label_suffix = ""
+        if not new_listing:  # an existing listing keeps the setting it was created with
+            del self.fields["codes_case_insensitive"]
         # The upload was stopped while it streamed in (codes.uploads.UploadLimit).
         self.upload_too_large = upload_too_large
         max_mb = settings.CODES_UPLOAD_MAX_BYTES / MB
@@ -140,7 +159,7 @@ class CodesForm(forms.Form):
             count=d.get("count") or 0,
             length=d.get("length") or DEFAULT_LENGTH,
             group=DEFAULT_GROUP if d.get("group") is None else d["group"],
-            alphabet=d.get("alphabet") or "crockford",
+            alphabet=d.get("alphabet") or DEFAULT_ALPHABET,
             prefix=(d.get("prefix") or "").strip(),
         )
 

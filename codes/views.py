@@ -78,11 +78,12 @@ def _create_batch(listing: Listing, form: CodesForm) -> CodeBatch:
     )
 
 
-def _codes_form(request: HttpRequest) -> CodesForm:
+def _codes_form(request: HttpRequest, *, new_listing: bool = False) -> CodesForm:
     return CodesForm(
         request.POST or None,
         request.FILES or None,
         upload_too_large=upload_exceeded(request),
+        new_listing=new_listing,
     )
 
 
@@ -90,12 +91,16 @@ def _codes_form(request: HttpRequest) -> CodesForm:
 def unique_codes_create(request: AuthenticatedRequest) -> HttpResponse:
     """My account → Add an item to sell → Unique codes."""
     listing_form = ListingForm(request.POST or None)
-    codes_form = _codes_form(request)
+    codes_form = _codes_form(request, new_listing=True)
     if request.method == "POST" and listing_form.is_valid() and codes_form.is_valid():
         try:
             with transaction.atomic():
                 listing = listing_create(
-                    seller=request.user, **listing_form.cleaned_data
+                    seller=request.user,
+                    codes_case_insensitive=codes_form.cleaned_data[
+                        "codes_case_insensitive"
+                    ],
+                    **listing_form.cleaned_data,
                 )
                 batch = _create_batch(listing, codes_form)
         except CodesError as e:

@@ -14,6 +14,13 @@ invariant 8). Lines stream through in constant memory:
    in the same transaction, one query counts the staged codes that another seller
    already holds (`count_foreign_duplicates`).
 
+Case-insensitive listings (Listing.codes_case_insensitive) store the digest of
+the upper-cased value (`case_fold`, as look-ups try it), so "abc-1" and "ABC-1"
+are one code; the ciphertext keeps the value as uploaded. The staging step does
+not know the batch's listing, only its seller: for a seller with such a listing
+it stages both digests of a value that has lower case, and the merge, which
+knows the listing, uses the one that listing stores (`_resolve_case`).
+
 Because step 3 is a single transaction and the staging table dies with the
 connection, a crash anywhere leaves no partial batch: a re-run starts again
 from the file and creates no duplicates.
@@ -31,10 +38,11 @@ from django.db.backends.utils import CursorWrapper
 from django.utils.translation import gettext as _
 
 from codes.crypto import get_keyring
+from listings.models import Listing
 
 from .analysis import Analyzer
 from .reader import Line
-from .text import InvalidCode, mask, normalise
+from .text import InvalidCode, case_fold, mask, normalise
 
 logger = logging.getLogger(__name__)
 
@@ -60,31 +68,44 @@ class ImportReport:
     sample: list[str] = field(default_factory=list)
 
 
-Row = tuple[int, bytes | None, bytes | None, int | None, str | None]
+# (line, digest, ciphertext, key_id, reason, alt)
+Row = tuple[int, bytes | None, bytes | None, int | None, str | None, bytes | None]
 
 
 class Stage:
-    """The TEMP staging table of this connection, loaded in chunks."""
+    """The TEMP staging table of this connection, loaded in chunks.
 
-    def __init__(self) -> None:
+    `digest` is the digest of the value as uploaded. `alt`, staged only when
+    `folds` (the seller has a case-insensitive listing) and the value has lower
+    case, is the digest of its upper-cased form; `dup_of` marks a code that the
+    seller holds in the other form (see `_resolve_case`).
+    """
+
+    def __init__(self, *, folds: bool = False) -> None:
         self.vendor = connection.vendor
         self.rows: list[Row] = []
+        self.folds = folds
+        self.alternatives = 0  # staged rows with an `alt`
         with connection.cursor() as c:
             if self.vendor == "postgresql":
                 c.execute(
                     f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} (line integer NOT NULL, "
-                    "digest bytea, ciphertext bytea, key_id bigint, reason text)"
+                    "digest bytea, ciphertext bytea, key_id bigint, reason text, "
+                    "alt bytea, dup_of bigint)"
                 )
                 c.execute(f"TRUNCATE {STAGE}")
             else:
                 c.execute(
                     f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} (line INTEGER NOT NULL, "
-                    "digest BLOB, ciphertext BLOB, key_id INTEGER, reason TEXT)"
+                    "digest BLOB, ciphertext BLOB, key_id INTEGER, reason TEXT, "
+                    "alt BLOB, dup_of INTEGER)"
                 )
                 c.execute(f"DELETE FROM {STAGE}")
 
     def add(self, row: Row) -> None:
         self.rows.append(row)
+        if row[5] is not None:
+            self.alternatives += 1
 
     def flush(self) -> None:
         if not self.rows:
@@ -93,14 +114,14 @@ class Stage:
             if self.vendor == "postgresql":
                 raw = c.cursor  # psycopg 3 cursor: COPY in binary format
                 with raw.copy(
-                    f"COPY {STAGE} (line, digest, ciphertext, key_id, reason) FROM STDIN (FORMAT BINARY)"
+                    f"COPY {STAGE} (line, digest, ciphertext, key_id, reason, alt) FROM STDIN (FORMAT BINARY)"
                 ) as copy:
-                    copy.set_types(["int4", "bytea", "bytea", "int8", "text"])
+                    copy.set_types(["int4", "bytea", "bytea", "int8", "text", "bytea"])
                     for row in self.rows:
                         copy.write_row(row)
             else:
                 c.executemany(
-                    f"INSERT INTO {STAGE} (line, digest, ciphertext, key_id, reason) VALUES (%s, %s, %s, %s, %s)",
+                    f"INSERT INTO {STAGE} (line, digest, ciphertext, key_id, reason, alt) VALUES (%s, %s, %s, %s, %s, %s)",
                     self.rows,
                 )
         self.rows.clear()
@@ -125,14 +146,19 @@ class _LineStager:
         self.encrypt, self.digest = keyring.encrypt, keyring.digest
         self.seller_id = seller_id
         self.encoding_name = encoding_name
-        self.stage = Stage()
+        # A listing's flag is fixed at its creation, before any batch of it: a batch
+        # of a case-insensitive listing always finds the flag here.
+        self.folds = Listing.objects.filter(
+            seller_id=seller_id, codes_case_insensitive=True
+        ).exists()
+        self.stage = Stage(folds=self.folds)
         self.report = ImportReport()
         self.analyzer = Analyzer()
         self.invisible_chars = self.invisible_lines = 0
 
     def reject(self, number: int, raw: str, reason: str) -> None:
         ciphertext, key_id = _seal_raw(raw, self.seller_id)
-        self.stage.add((number, None, ciphertext, key_id, reason))
+        self.stage.add((number, None, ciphertext, key_id, reason, None))
 
     def add(self, number: int, text: str | None) -> None:
         if text is None:
@@ -154,7 +180,10 @@ class _LineStager:
             self.report.skipped_blank += 1
             return
         ciphertext, key_id = self.encrypt(value, seller_id=self.seller_id)
-        self.stage.add((number, self.digest(value), ciphertext, key_id, None))
+        alt = None
+        if self.folds and (folded := case_fold(value)) != value:
+            alt = self.digest(folded)
+        self.stage.add((number, self.digest(value), ciphertext, key_id, None, alt))
         self.report.valid += 1
         self.analyzer.feed(value)
         if len(self.report.sample) < 5:
@@ -227,13 +256,13 @@ MERGE_CODES_SQL = {
     "postgresql": f"""{_MERGE_INTO}
 SELECT DISTINCT ON (digest) %s, %s, %s, line, digest, ciphertext, key_id, 'available', %s,
        CURRENT_TIMESTAMP
-FROM {STAGE} WHERE digest IS NOT NULL
+FROM {STAGE} WHERE digest IS NOT NULL AND dup_of IS NULL
 ORDER BY digest, line
 ON CONFLICT (seller_id, digest) DO NOTHING
 """,
     "sqlite": f"""{_MERGE_INTO}
 SELECT %s, %s, %s, line, digest, ciphertext, key_id, 'available', %s, CURRENT_TIMESTAMP
-FROM {STAGE} WHERE digest IS NOT NULL
+FROM {STAGE} WHERE digest IS NOT NULL AND dup_of IS NULL
 ORDER BY line
 ON CONFLICT (seller_id, digest) DO NOTHING
 """,
@@ -258,7 +287,44 @@ SELECT %s, s.line, 'duplicate',
 FROM {STAGE} s
 JOIN codes_code c ON c.seller_id = %s AND c.digest = s.digest
 JOIN listings_listing l ON l.id = c.listing_id
-WHERE s.digest IS NOT NULL AND NOT (c.batch_id = %s AND c.line = s.line)
+WHERE s.digest IS NOT NULL AND s.dup_of IS NULL
+  AND NOT (c.batch_id = %s AND c.line = s.line)
+"""
+
+# `_resolve_case`, for a batch of a case-insensitive listing: the listing stores the
+# upper-cased form, so that becomes the staged digest (the form as uploaded moves to
+# `alt`). A code is unique per seller across listings of both kinds, so a value the
+# seller already has exactly as uploaded, in any listing, is a duplicate of that
+# code. (Right-hand sides read the row as it was, on PostgreSQL and SQLite alike:
+# the subquery sees the digest as uploaded.)
+FOLD_CASE_SQL = f"""
+UPDATE {STAGE} SET digest = alt, alt = digest,
+    dup_of = (SELECT c.id FROM codes_code c
+              WHERE c.seller_id = %s AND c.digest = {STAGE}.digest)
+WHERE alt IS NOT NULL
+"""
+
+# For a batch of any other listing of such a seller: a value that one of the seller's
+# case-insensitive listings holds in upper case is a duplicate of that code.
+_HELD_FOLDED = f"""SELECT c.id FROM codes_code c
+    JOIN listings_listing l ON l.id = c.listing_id
+    WHERE c.seller_id = %s AND c.digest = {STAGE}.alt AND l.codes_case_insensitive"""
+MARK_HELD_FOLDED_SQL = f"""
+UPDATE {STAGE} SET dup_of = ({_HELD_FOLDED})
+WHERE alt IS NOT NULL AND EXISTS ({_HELD_FOLDED})
+"""
+
+# Staged codes marked by either statement above, reported like other duplicates.
+HELD_IN_OTHER_FORM_DUPLICATES_SQL = f"""
+INSERT INTO codes_batchissue (batch_id, line, kind, reason, ciphertext, key_id)
+SELECT %s, s.line, 'duplicate',
+       REPLACE(REPLACE(%s, '{{batch}}', CAST(c.batch_id AS TEXT)),
+               '{{title}}', SUBSTR(l.title, 1, 120)),
+       s.ciphertext, s.key_id
+FROM {STAGE} s
+JOIN codes_code c ON c.id = s.dup_of
+JOIN listings_listing l ON l.id = c.listing_id
+WHERE s.dup_of IS NOT NULL
 """
 
 
@@ -282,6 +348,27 @@ SELECT COUNT(DISTINCT s.digest)
 FROM (SELECT digest FROM {STAGE} WHERE digest IS NOT NULL ORDER BY digest) s
 WHERE (SELECT MAX(CASE WHEN c.seller_id = %s THEN 1 ELSE 0 END)
        FROM codes_code c WHERE c.digest = s.digest) = 0
+"""
+# The same count when some staged codes have a second, upper-cased form (`alt`: the
+# seller has case-insensitive listings). It runs before the merge knows which form
+# the batch's listing stores, so it reads both: a code counts when another seller
+# holds it in either form and this seller in neither, and codes that differ only
+# in case count once (COALESCE(alt, digest) is the upper-cased form's digest).
+# Between sellers, codes that differ only in case are in practice one code.
+# - Still one scalar subquery per staged code, now of two probes of
+#   code_digest_idx, each `c.digest = <one value>`. Written as `c.digest IN
+#   (s.digest, s.alt)`, the planner filtered the whole (seller, digest) index
+#   instead when statistics were stale; with one subquery per form, it copied
+#   both into the comparison and ran them twice.
+FOREIGN_DUPLICATES_EITHER_FORM_SQL = f"""
+SELECT COUNT(DISTINCT COALESCE(s.alt, s.digest))
+FROM (SELECT digest, alt FROM {STAGE} WHERE digest IS NOT NULL ORDER BY digest) s
+WHERE (SELECT MAX(h.mine)
+       FROM (SELECT CASE WHEN c.seller_id = %s THEN 1 ELSE 0 END AS mine
+             FROM codes_code c WHERE c.digest = s.digest
+             UNION ALL
+             SELECT CASE WHEN c.seller_id = %s THEN 1 ELSE 0 END
+             FROM codes_code c WHERE c.digest = s.alt) h) = 0
 """
 
 
@@ -311,9 +398,35 @@ def count_foreign_duplicates(*, stage: Stage, seller_id: int) -> int:
         )
     with connection.cursor() as c:
         _tune_merge_transaction(c)
-        c.execute(FOREIGN_DUPLICATES_SQL, [seller_id])
+        if stage.alternatives:
+            c.execute(FOREIGN_DUPLICATES_EITHER_FORM_SQL, [seller_id, seller_id])
+        else:
+            c.execute(FOREIGN_DUPLICATES_SQL, [seller_id])
         row = c.fetchone()
     return int(row[0]) if row else 0
+
+
+def _resolve_case(
+    c: CursorWrapper, *, stage: Stage, listing_id: int, seller_id: int
+) -> bool:
+    """Make the staged digest the one the listing stores, and mark the staged codes
+    that the seller holds in their other form. Returns whether the listing's codes
+    are case-insensitive. Costs nothing more for a seller without such listings
+    (nothing is staged in a second form)."""
+    case_insensitive = (
+        Listing.objects.filter(pk=listing_id)
+        .values_list("codes_case_insensitive", flat=True)
+        .get()
+    )
+    if case_insensitive and not stage.folds:
+        # Not possible while the flag is fixed at creation; a re-run stages both forms.
+        raise RuntimeError("a case-insensitive listing's batch was staged unfolded")
+    if stage.alternatives:
+        if case_insensitive:
+            c.execute(FOLD_CASE_SQL, [seller_id])
+        else:
+            c.execute(MARK_HELD_FOLDED_SQL, [seller_id, seller_id])
+    return case_insensitive
 
 
 def merge_stage(
@@ -330,6 +443,9 @@ def merge_stage(
         raise RuntimeError("merge_stage must run inside a transaction")
     with connection.cursor() as c:
         _tune_merge_transaction(c)
+        case_insensitive = _resolve_case(
+            c, stage=stage, listing_id=listing_id, seller_id=seller_id
+        )
         c.execute(
             MERGE_CODES_SQL[connection.vendor],
             [seller_id, listing_id, batch_id, approved],
@@ -351,6 +467,17 @@ def merge_stage(
                 [batch_id, batch_id, in_file, elsewhere, seller_id, batch_id],
             )
             report.duplicates = c.rowcount
+            if stage.alternatives:
+                held = (
+                    elsewhere
+                    if case_insensitive  # the seller has this very value
+                    else _(
+                        "Duplicate of a code you already have, ignoring upper and "
+                        'lower case (batch #{batch} of "{title}")'
+                    )
+                )
+                c.execute(HELD_IN_OTHER_FORM_DUPLICATES_SQL, [batch_id, held])
+                report.duplicates += c.rowcount
         if (
             report.accepted + report.duplicates != report.valid
         ):  # invariant 8: never a silent drop

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,9 +27,17 @@ ALPHABET_CHOICES = [
     ("digits", gettext_lazy("Digits only")),
     ("hex", gettext_lazy("Hexadecimal")),
 ]
+DEFAULT_ALPHABET = "crockford"
 DEFAULT_LENGTH = 25  # 125 bits in base32
 DEFAULT_GROUP = 5
 MIN_BITS = 40
+
+# Crockford's decoding rules: case does not matter, O is read as 0, I and L as 1.
+# Only these ASCII letters, mapped before upper-casing: the dotless i (U+0131)
+# upper-cases to "I" but is no copy of "1".
+_CROCKFORD_READS = str.maketrans("oOiIlL", "001111")
+# What people type or paste between groups: spaces (also no-break ones) and dashes.
+_SEPARATORS_RE = re.compile(r"[\s\-\u2010-\u2015\u2212]+")
 
 
 class GeneratorOptionsError(FieldError, ValueError):
@@ -40,7 +49,7 @@ class GeneratorOptions:
     count: int
     length: int = DEFAULT_LENGTH
     group: int = DEFAULT_GROUP
-    alphabet: str = "crockford"
+    alphabet: str = DEFAULT_ALPHABET
     prefix: str = ""
 
     @property
@@ -123,3 +132,23 @@ def generate(options: GeneratorOptions) -> Iterator[str]:
                 raw[i : i + options.group] for i in range(0, len(raw), options.group)
             )
         yield options.prefix + raw
+
+
+def crockford_canonical(value: str) -> str:
+    """How a copy of a generated Crockford code reads: confusable letters as their
+    digits (O as 0, I and L as 1), upper case, and each run of spaces or dashes as the
+    generator's one hyphen, so the grouping stays as typed.
+
+    A generated Crockford code is its own canonical form (unless its prefix holds
+    O, I, L or lower case). Look-ups only: imports never store this form.
+    """
+    return _SEPARATORS_RE.sub("-", value.translate(_CROCKFORD_READS).upper())
+
+
+def crockford_regrouped(value: str) -> str:
+    """The canonical symbols without the copy's separators, grouped as the generator
+    groups them by default: a copy typed without hyphens (or with them misplaced)."""
+    symbols = crockford_canonical(value).replace("-", "")
+    return "-".join(
+        symbols[i : i + DEFAULT_GROUP] for i in range(0, len(symbols), DEFAULT_GROUP)
+    )

@@ -1,7 +1,8 @@
 """What a code (one line of a file) may contain, and how it is normalised.
 
 The same `normalise` serves imports and look-ups, so a code pasted into the
-validation page or sent to the API matches what the seller uploaded.
+validation page or sent to the API matches what the seller uploaded. The same
+`case_fold` serves both for listings whose codes are case-insensitive.
 """
 
 from __future__ import annotations
@@ -58,6 +59,16 @@ def normalise(text: str) -> Normalised:
     if text:
         _check(text)
     return Normalised(text, removed)
+
+
+def case_fold(value: str) -> str:
+    """The form of a normalised code that a case-insensitive listing stores the digest
+    of (Listing.codes_case_insensitive): the import digests it, and a look-up tries it.
+
+    Upper case, so that generated codes (upper case already) are their own folded
+    form. Unicode's full mapping: "straße" and "STRASSE" are one code too.
+    """
+    return value.upper()
 
 
 def _unquote(text: str) -> str:

@@ -3,10 +3,16 @@
 Every entry point takes the seller and the value a buyer gave. A value that is
 unknown, malformed or another seller's is indistinguishable to the caller: the
 same single query by (seller, digest) runs and the same CodeNotFound comes back.
+
+A look-up forgives what the code's own rules allow (issue 13): a generated
+Crockford code is read as Crockford defined it (any case, O as 0, I and L as 1),
+and a code of a listing whose codes are case-insensitive is found in any case.
+Everything else matches exactly.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -22,31 +28,103 @@ from codes.exceptions import (
     CodeNotFound,
     InvalidCodeValue,
 )
-from codes.importing.text import InvalidCode, normalise
-from codes.models import Code
+from codes.importing.generator import (
+    DEFAULT_ALPHABET,
+    crockford_canonical,
+    crockford_regrouped,
+)
+from codes.importing.text import InvalidCode, case_fold, normalise
+from codes.models import Code, CodeBatch
 from codes.webhooks.delivery import webhook_emit_cancelled
 from listings.services import listing_sync_stock
 
 S = Code.Status
 
+# Digests are 32 bytes: this one matches no code.
+_NO_DIGEST = b"\x00"
 
-def _digest(value: str) -> bytes | None:
+
+@dataclass(frozen=True)
+class _Digests:
+    """The digests a look-up tries: of the value as given, and of its forgiving forms."""
+
+    exact: bytes
+    folded: bytes  # case_fold: how case-insensitive listings store their codes
+    crockford: bytes  # crockford_canonical, the copy's grouping kept
+    regrouped: bytes  # crockford_regrouped, for a copy typed without hyphens
+
+    def all(self) -> list[bytes]:
+        return [self.exact, self.folded, self.crockford, self.regrouped]
+
+
+def _digests(value: str) -> _Digests:
     try:
         normalised = normalise(value or "").value
     except InvalidCode:
-        return None
-    return get_keyring().digest(normalised) if normalised else None
+        normalised = ""
+    if not normalised:
+        # A malformed or blank value runs the same query (with impossible digests),
+        # so the answer takes the same time as for an unknown code.
+        return _Digests(_NO_DIGEST, _NO_DIGEST, _NO_DIGEST, _NO_DIGEST)
+    digest = get_keyring().digest
+    forms = {
+        normalised,
+        folded := case_fold(normalised),
+        crockford := crockford_canonical(normalised),
+        regrouped := crockford_regrouped(normalised),
+    }
+    digests = {form: digest(form) for form in forms}  # equal forms digested once
+    return _Digests(
+        exact=digests[normalised],
+        folded=digests[folded],
+        crockford=digests[crockford],
+        regrouped=digests[regrouped],
+    )
+
+
+def _generated_crockford(batch: CodeBatch) -> bool:
+    # A generator JSON without "alphabet" was generated with the default, as its import
+    # (GeneratorOptions(**batch.generator)) reads it.
+    return (
+        batch.source == CodeBatch.Source.GENERATED
+        and batch.generator.get("alphabet", DEFAULT_ALPHABET) == "crockford"
+    )
+
+
+def _choose(codes: Iterable[Code], digests: _Digests) -> Code | None:
+    """The code the value stands for, among the seller's codes matching any digest.
+
+    The exact form wins. A forgiving form counts only for a code whose rules allow
+    it: the upper-cased form for a case-insensitive listing's code, and the
+    Crockford forms (the upper-cased one included) for a generated Crockford code.
+    """
+    by_digest = {bytes(code.digest): code for code in codes}
+    exact = by_digest.get(digests.exact)
+    if exact is not None:
+        return exact
+    folded = by_digest.get(digests.folded)
+    if folded is not None and folded.listing.codes_case_insensitive:
+        return folded
+    for key in (digests.folded, digests.crockford, digests.regrouped):
+        code = by_digest.get(key)
+        if code is not None and _generated_crockford(code.batch):
+            return code
+    return None
 
 
 def code_lookup(*, seller_id: int, value: str, for_update: bool = False) -> Code:
-    """The seller's code with this value, or CodeNotFound."""
-    digest = _digest(value)
-    qs = Code.objects.select_related("listing")
+    """The seller's code with this value, or CodeNotFound.
+
+    One query whatever the value: `digest IN` the exact and forgiving digests (always
+    four values, so the query has one shape), then `_choose` picks in Python. Each
+    digest matches at most one of the seller's codes, so `for_update` locks at most
+    four rows (those the value could stand for), in index order.
+    """
+    digests = _digests(value)
+    qs = Code.objects.select_related("listing", "batch")
     if for_update:
         qs = qs.select_for_update(of=("self",))
-    # Even a malformed value runs the same query (with an impossible digest), so
-    # the answer takes the same time as for an unknown code.
-    code = qs.filter(seller_id=seller_id, digest=digest or b"\\x00").first()
+    code = _choose(qs.filter(seller_id=seller_id, digest__in=digests.all()), digests)
     if code is None:
         raise CodeNotFound()
     return code
