@@ -55,7 +55,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='refund',
             name='source',
-            field=models.CharField(choices=[('seller', 'Seller'), ('staff', 'Staff'), ('automatic', 'Automatic (out of stock)'), ('fraud', 'Early fraud warning'), ('claim', 'Problem reported by the buyer'), ('provider', 'Payment provider dashboard')], max_length=10),
+            field=models.CharField(choices=[('seller', 'Seller'), ('staff', 'Staff'), ('automatic', 'Automatic (out of stock)'), ('fraud', 'Early fraud warning'), ('claim', 'Problem reported by the buyer'), ('unanswered', 'Problem reported, not answered in time'), ('provider', 'Payment provider dashboard')], max_length=10),
         ),
         migrations.AddIndex(
             model_name='order',
