@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeAlias, TypedDict
 
 from django.core.cache import cache
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
 from distribly.accounts.payouts import selling_sellers
@@ -30,6 +30,14 @@ BACKORDERED = Q(orders__status="backordered")
 def listing_stock(*, listing: Listing) -> int:
     """Available quantity: available codes of approved batches."""
     return listing.codes.filter(**CODE_FOR_SALE).count()
+
+
+def listing_backordered(*, listing: Listing) -> int:
+    """Codes that paid backorders wait for (sales.Order "backordered"): they get new
+    stock before anyone else. Through the reverse relation `Listing.orders`, with
+    the status as a string, because listings does not import sales."""
+    waiting = listing.orders.filter(status="backordered").aggregate(n=Sum("quantity"))
+    return int(waiting["n"] or 0)
 
 
 class StockCounts(TypedDict):

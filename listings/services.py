@@ -23,7 +23,7 @@ from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Sum
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -35,7 +35,12 @@ from distribly.tasks import enqueue, enqueue_on_commit
 from .emails import waitlist_notice_message
 from .exceptions import ListingError, WaitlistLimited
 from .models import ExchangeRate, Listing, ListingRevision, WaitlistEntry
-from .selectors import RATES_CACHE_KEY, WAITLIST_LINE, listing_stock
+from .selectors import (
+    RATES_CACHE_KEY,
+    WAITLIST_LINE,
+    listing_backordered,
+    listing_stock,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -185,8 +190,13 @@ def _reviewed(revision: ListingRevision, status: str, by: Any, note: str) -> Non
     enqueue_on_commit(REVISION_REVIEWED_TASK, revision.pk)
 
 
-def _status_for_stock(available: int) -> str:
-    return S.ACTIVE if available > 0 else S.SOLD_OUT
+def _status_for_stock(listing: Listing, available: int | None = None) -> str:
+    """On sale while there are codes beyond those paid backorders wait for: new
+    buyers never take the codes of people already in line."""
+    if available is None:
+        available = listing_stock(listing=listing)
+    waiting = listing_backordered(listing=listing)
+    return S.ACTIVE if available > waiting else S.SOLD_OUT
 
 
 @dataclass(frozen=True)
@@ -219,7 +229,7 @@ def listing_sync_stock(*, listing_id: int) -> StockSync:
         previous_status = listing.status
         changed = []
         if listing.status in (S.ACTIVE, S.SOLD_OUT):
-            wanted = _status_for_stock(available)
+            wanted = _status_for_stock(listing, available)
             if listing.status != wanted:
                 listing.status = wanted
                 changed.append("status")
@@ -246,7 +256,7 @@ def listing_approve(*, listing: Listing, by: Any) -> Listing:
                 )
                 % {"status": listing.get_status_display().lower()}
             )
-        listing.status = _status_for_stock(listing_stock(listing=listing))
+        listing.status = _status_for_stock(listing)
         listing.review_note = ""
         listing.reviewed_at = timezone.now()
         listing.reviewed_by = by
@@ -287,7 +297,7 @@ def listing_resume(*, listing: Listing) -> Listing:
         listing = Listing.objects.select_for_update().get(pk=listing.pk)
         if listing.status != S.PAUSED:
             raise ListingError(_("Only a paused listing can be resumed."))
-        listing.status = _status_for_stock(listing_stock(listing=listing))
+        listing.status = _status_for_stock(listing)
         listing.save(update_fields=["status", "updated_at"])
         if listing.status == S.ACTIVE:
             _waitlist_wake(listing)
@@ -501,14 +511,8 @@ def waitlist_notify(*, listing_id: int) -> int:
             return 0
         entries = listing.waitlist_entries
         recent = entries.filter(notified_at__gte=now - window).count()
-        # Paid orders waiting for codes (backorders) get the stock first: counted
-        # through the reverse relation, listings does not import sales.
-        waiting = (
-            listing.orders.filter(status="backordered").aggregate(n=Sum("quantity"))[
-                "n"
-            ]
-            or 0
-        )
+        # Paid orders waiting for codes (backorders) get the stock first.
+        waiting = listing_backordered(listing=listing)
         budget = listing_stock(listing=listing) - waiting - recent
         if budget <= 0:
             return 0

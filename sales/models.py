@@ -458,6 +458,8 @@ class Claim(models.Model):
         REFUNDED = "refunded", _("Refunded")
         REJECTED = "rejected", _("Rejected")
         ESCALATED = "escalated", _("With Distribly staff")
+        # A refund was asked of the provider: no other answer until it completes.
+        REFUNDING = "refunding", _("Being refunded")
 
     UPHELD = (Status.REPLACED, Status.REFUNDED)
     ANSWERABLE = (Status.OPEN, Status.ESCALATED)

@@ -22,7 +22,7 @@ class Migration(migrations.Migration):
                 ('email', models.EmailField(help_text="The buyer's email (the order's).", max_length=254)),
                 ('reason', models.CharField(choices=[('used', 'The code was already used'), ('not_accepted', 'The code is not accepted'), ('wrong_region', 'Wrong region or platform'), ('other', 'Something else')], max_length=20)),
                 ('message', models.TextField(max_length=2000)),
-                ('status', models.CharField(choices=[('open', 'Waiting for the seller'), ('replaced', 'Code replaced'), ('refunded', 'Refunded'), ('rejected', 'Rejected'), ('escalated', 'With Distribly staff')], default='open', max_length=10)),
+                ('status', models.CharField(choices=[('open', 'Waiting for the seller'), ('replaced', 'Code replaced'), ('refunded', 'Refunded'), ('rejected', 'Rejected'), ('escalated', 'With Distribly staff'), ('refunding', 'Being refunded')], default='open', max_length=10)),
                 ('respond_by', models.DateTimeField()),
                 ('seller_message', models.TextField(blank=True, max_length=2000)),
                 ('escalation_message', models.TextField(blank=True, max_length=2000)),

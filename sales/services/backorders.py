@@ -16,9 +16,9 @@ from django.utils import timezone
 from codes.exceptions import OutOfStock
 from codes.services.allocation import codes_allocate_sold
 from distribly.tasks import enqueue, enqueue_on_commit
-from sales.models import Order
+from sales.models import Order, Payment, Refund
 
-from .fraud import order_deliver_codes
+from .fraud import hold_reason, order_deliver_codes, order_hold
 from .refunds import REFUND_AUTO_TASK
 
 OS = Order.Status
@@ -42,27 +42,31 @@ def backorders_fill(*, listing_id: int) -> list[int]:
     first order the stock cannot fill whole (nobody jumps the line), then tells the
     waitlist about what is left. Returns the ids of the orders filled."""
     filled: list[int] = []
-    while True:
-        head = (
-            Order.objects.filter(listing_id=listing_id, status=OS.BACKORDERED)
-            .order_by("paid_at", "pk")
-            .values_list("pk", flat=True)
-            .first()
-        )
-        if head is None or not _fill(head):
-            break
-        filled.append(head)
-    if head is None:  # the line is empty: whatever is left is for everyone
+    line = Order.objects.filter(listing_id=listing_id, status=OS.BACKORDERED)
+    for order_id in line.order_by("paid_at", "pk").values_list("pk", flat=True)[:500]:
+        outcome = _fill(order_id)
+        if outcome is None:
+            break  # not enough codes for the head of the line: everyone waits
+        if outcome:
+            filled.append(order_id)
+    else:  # the line is served: whatever is left is for everyone
         enqueue(WAITLIST_TASK, listing_id)
     return filled
 
 
-def _fill(order_id: int) -> bool:
-    """Give one backorder its codes; False when there are not enough."""
+def _fill(order_id: int) -> bool | None:
+    """Give one backorder its codes: True; None when there are not enough; False
+    when it is not waiting any more or is passed over (being refunded, or reported
+    as fraud: its refund ends it). A risky one gets its codes held, as at payment
+    (sales.services.fraud)."""
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order_id)
-        if order.status != OS.BACKORDERED:
-            return True  # filled or refunded meanwhile: next in line
+        if (
+            order.status != OS.BACKORDERED
+            or order.fraud_warning_at is not None
+            or order.refunds.filter(status=Refund.Status.PENDING).exists()
+        ):
+            return False
         try:
             with transaction.atomic():
                 codes_allocate_sold(
@@ -71,10 +75,15 @@ def _fill(order_id: int) -> bool:
                     quantity=order.quantity,
                 )
         except OutOfStock:
-            return False
+            return None
         order.backorder_until = None
         order.save(update_fields=["backorder_until"])
-        order_deliver_codes(order=order)
+        payment = order.payments.filter(status=Payment.Status.CONFIRMED).first()
+        reason = hold_reason(order=order, payment=payment) if payment else ""
+        if reason:
+            order_hold(order=order, reason=reason)
+        else:
+            order_deliver_codes(order=order)
         enqueue_on_commit("sales.tasks.order_fulfilled", order.pk)
     return True
 

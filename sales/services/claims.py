@@ -133,9 +133,10 @@ def _decided(claim: Claim, status: str, by: Any) -> None:
 def claim_replace(*, claim: Claim, by: Any, staff: bool = False) -> Claim:
     """Replace the reported code with the listing's next code, sold like any code;
     the bad one is cancelled with the reason and the buyer emailed the new code.
-    Raises ClaimError (no code left: refund instead)."""
+    Raises ClaimError (no code left: refund instead; the code is refunded already)."""
     with transaction.atomic():
         claim, order = _locked_claim(claim.pk, staff=staff)
+        _check_not_refunded(claim, order)
         try:
             with transaction.atomic():
                 [replacement] = codes_allocate_sold(
@@ -165,42 +166,73 @@ def claim_replace(*, claim: Claim, by: Any, staff: bool = False) -> Claim:
     return claim
 
 
+def _check_not_refunded(claim: Claim, order: Order) -> None:
+    """Under the order's lock: the reported code is not paid back, nor being."""
+    if claim.code_id in refunded_code_ids(order):
+        raise ClaimError(_("This code is refunded already."))
+    if order.refunds.filter(status=Refund.Status.PENDING).exists():
+        raise ClaimError(
+            _("A refund of this order is in progress; try again in a minute.")
+        )
+
+
 def claim_refund(
     *, claim: Claim, by: Any, staff: bool = False, unanswered: bool = False
 ) -> Claim:
     """Refund the reported code (its unit) through the order's provider; the code is
-    cancelled and both sides are emailed by the refund. A claim whose code a refund
-    already paid back is simply closed as refunded. Raises ClaimError or RefundError
-    (the provider did not take it: the claim stays as it was)."""
+    cancelled and both sides are emailed by the refund. A code cancelled meanwhile
+    without a refund is paid back all the same; one paid back already just closes
+    the claim.
+
+    The claim is `refunding` while the provider is asked (outside any lock), so no
+    other answer (a second click, the deadline's automatic refund, staff) can
+    replace or reject it meanwhile. Raises ClaimError, or RefundError (the provider
+    did not take it: the claim is as it was)."""
     with transaction.atomic():
         claim, order = _locked_claim(claim.pk, staff=staff)
         if unanswered and claim.respond_by > timezone.now():
             raise ClaimError(_("The seller still has time to answer."))
-        already = claim.code_id in refunded_code_ids(order)
-    refund = None
-    if not already:
+        if order.disputes.exists():
+            raise ClaimError(
+                _(
+                    "The buyer's bank is handling this payment (a dispute): it can't "
+                    "be refunded here."
+                )
+            )
+        if claim.code_id in refunded_code_ids(order):
+            _decided(claim, CS.REFUNDED, by)
+            claim.save()
+            return claim
+        before = claim.status
+        claim.status = CS.REFUNDING
+        claim.save(update_fields=["status"])
+    try:
         refund = order_refund(
             order=order,
             code_ids=[claim.code_id],
             by=by,
             source=Refund.Source.UNANSWERED if unanswered else Refund.Source.CLAIM,
             reason=f"Problem reported: {claim.get_reason_display()}",
+            unrefunded_cancelled=True,
         )
-        if claim.code_id not in refund.code_ids:
+        if claim.code_id not in refund.code_ids:  # another pending refund resumed
             raise RefundError(
                 _(
                     "Another refund of this order was in progress; try again in a minute."
                 )
             )
+    except RefundError:
+        Claim.objects.filter(pk=claim.pk, status=CS.REFUNDING).update(status=before)
+        raise
     with transaction.atomic():
+        # The refund closed it already (claims_close_refunded); record who and how.
         claim = Claim.objects.select_for_update().get(pk=claim.pk)
-        if claim.status in Claim.ANSWERABLE:
-            _decided(claim, CS.REFUNDED, by)
-            claim.automatic = unanswered
-            claim.refund = refund
-            claim.save()
-            if staff:
-                enqueue_on_commit(EMAIL_TASK, claim.pk, "refunded")
+        _decided(claim, CS.REFUNDED, by)
+        claim.automatic = unanswered
+        claim.refund = refund
+        claim.save()
+        if staff:
+            enqueue_on_commit(EMAIL_TASK, claim.pk, "refunded")
     return claim
 
 
@@ -252,7 +284,9 @@ def claim_escalate(*, claim: Claim, message: str) -> Claim:
 
 def claims_unanswered_sweep() -> list[int]:
     """Periodic: open claims past their deadline get their automatic refund (a task
-    each: the refund calls the provider)."""
+    each: the refund calls the provider); claims left `refunding` by a process
+    that died are settled."""
+    claims_refunding_settle()
     ids = list(
         Claim.objects.filter(status=CS.OPEN, respond_by__lt=timezone.now())
         .order_by("respond_by")
@@ -263,12 +297,52 @@ def claims_unanswered_sweep() -> list[int]:
     return ids
 
 
+def claims_refunding_settle() -> int:
+    """Claims `refunding` for a while with no refund pending on their order: the
+    process died between the provider's answer and ours. A refund that went
+    through closed them already (claims_close_refunded); the rest are answerable
+    again."""
+    stale = Claim.objects.filter(status=CS.REFUNDING, decided_at__isnull=True).exclude(
+        order__refunds__status=Refund.Status.PENDING,
+    )
+    settled = 0
+    for claim in stale.filter(escalated_at__isnull=False):
+        settled += Claim.objects.filter(pk=claim.pk, status=CS.REFUNDING).update(
+            status=CS.ESCALATED
+        )
+    settled += stale.filter(escalated_at__isnull=True).update(status=CS.OPEN)
+    return settled
+
+
 def claim_refund_unanswered(*, claim_id: int) -> Claim | None:
-    """Refund an open claim the seller left unanswered; None if it was answered."""
+    """Refund an open claim the seller left unanswered; None if it was answered.
+    When the refund cannot happen (a dispute, the provider refuses for good), the
+    claim goes to staff instead of being retried for ever."""
     claim = Claim.objects.get(pk=claim_id)
     if claim.status != CS.OPEN or claim.respond_by > timezone.now():
         return None
-    return claim_refund(claim=claim, by=None, unanswered=True)
+    started = timezone.now()
+    try:
+        return claim_refund(claim=claim, by=None, unanswered=True)
+    except (ClaimError, RefundError) as e:
+        refused = (
+            isinstance(e, ClaimError)
+            or Refund.objects.filter(
+                order_id=claim.order_id,
+                status=Refund.Status.FAILED,
+                created_at__gte=started,
+            ).exists()
+        )
+        if not refused:
+            raise  # the provider is unreachable: the task retries
+        Claim.objects.filter(pk=claim.pk, status=CS.OPEN).update(
+            status=CS.ESCALATED,
+            escalated_at=timezone.now(),
+            escalation_message=f"Not answered in time, and not refunded automatically: {e}"[
+                :2000
+            ],
+        )
+        return None
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from codes.services.validation import code_cancel_by_id
 from distribly.errors import FieldError
 from distribly.tasks import enqueue, enqueue_on_commit
 from sales.exceptions import RefundError
-from sales.models import Order, Payment, Refund
+from sales.models import Claim, Order, Payment, Refund
 from sales.payments import get_provider
 from sales.payments.base import ChargeRefunds, PaymentError, ProviderRefund
 from sales.selectors import refunded_code_ids
@@ -56,8 +56,12 @@ def order_refund(
     by: Any = None,
     source: str = Refund.Source.SELLER,
     reason: str = "",
+    unrefunded_cancelled: bool = False,
 ) -> Refund:
     """Refund an order or some of its units through its provider and cancel the codes.
+
+    With `unrefunded_cancelled`, `code_ids` may also name codes cancelled without a
+    refund (a reported code the seller then revoked): they are paid back too.
 
     One provider refund per request, even when it is repeated: a pending refund
     blocks others on the same order (a stale one is resumed instead), and the
@@ -69,7 +73,12 @@ def order_refund(
         pending = order.refunds.filter(status=Refund.Status.PENDING).first()
         if pending is None:
             refund = _refund_new(
-                order, code_ids=code_ids, by=by, source=source, reason=reason
+                order,
+                code_ids=code_ids,
+                by=by,
+                source=source,
+                reason=reason,
+                unrefunded_cancelled=unrefunded_cancelled,
             )
         elif pending.created_at > timezone.now() - STALE_REFUND:
             raise RefundError(_("A refund of this order is already in progress."))
@@ -79,9 +88,24 @@ def order_refund(
 
 
 def _refund_new(
-    order: Order, *, code_ids: list[int] | None, by: Any, source: str, reason: str
+    order: Order,
+    *,
+    code_ids: list[int] | None,
+    by: Any,
+    source: str,
+    reason: str,
+    unrefunded_cancelled: bool = False,
 ) -> Refund:
     refundable = _refundable_codes(order)
+    if unrefunded_cancelled and code_ids:
+        refunded = refunded_code_ids(order)
+        refundable += [
+            pk
+            for pk in Code.objects.filter(
+                order_id=order.pk, id__in=code_ids, status=Code.Status.CANCELLED
+            ).values_list("id", flat=True)
+            if pk not in refunded
+        ]
     # No codes to cancel: a paid order that found none (the automatic refund), or a
     # backorder still waiting for its codes (any refund).
     without_codes = not refundable and (
@@ -145,11 +169,17 @@ def _refund_call(refund: Refund) -> Refund:
 def _refund_succeeded(order: Order, refund: Refund, provider_refund_id: str) -> None:
     """Record the money as given back and cancel the refund's codes.
     The caller holds the order's lock (then the refund's)."""
-    refund.code_ids = (
+    if refund.code_ids:
         codes_cancel(order_id=order.pk, code_ids=refund.code_ids)
-        if refund.code_ids
-        else []
-    )
+        # Every code asked for is cancelled now (by this refund, or before it
+        # without a refund): the refund paid them back.
+        refund.code_ids = list(
+            Code.objects.filter(
+                order_id=order.pk, id__in=refund.code_ids, status=Code.Status.CANCELLED
+            )
+            .order_by("id")
+            .values_list("id", flat=True)
+        )
     refund.quantity = len(refund.code_ids)
     refund.status = Refund.Status.SUCCEEDED
     refund.provider_refund_id = provider_refund_id
@@ -165,7 +195,25 @@ def _refund_succeeded(order: Order, refund: Refund, provider_refund_id: str) -> 
         _cancel_refunded_units(order, refund)
     order.save(update_fields=update)
     ledger_refund(order, refund)
+    claims_close_refunded(refund)
     enqueue_on_commit(REFUND_NOTICES_TASK, refund.pk)
+
+
+def claims_close_refunded(refund: Refund) -> int:
+    """A refund paid back a code a buyer reported (from Sales, the provider's
+    dashboard, a claim's own Refund): its claim is closed as refunded, whoever
+    answered. Under the order's lock, like every claim decision."""
+    if not refund.code_ids:
+        return 0
+    return Claim.objects.filter(
+        code_id__in=refund.code_ids,
+        status__in=[
+            Claim.Status.OPEN,
+            Claim.Status.ESCALATED,
+            Claim.Status.REFUNDING,
+            Claim.Status.REJECTED,
+        ],
+    ).update(status=Claim.Status.REFUNDED, refund=refund, decided_at=timezone.now())
 
 
 def payment_refunds_sync(*, provider_name: str, info: ChargeRefunds) -> list[Refund]:

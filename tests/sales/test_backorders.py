@@ -176,3 +176,40 @@ def test_restocked_codes_go_to_backorders_before_the_waitlist(
     assert not [m for m in mailoutbox if m.to == ["wait@example.com"]]
     restock(listing, 1)
     assert [m for m in mailoutbox if m.to == ["wait@example.com"]]
+
+
+def test_new_buyers_never_take_the_codes_backorders_wait_for(
+    client, active_listing, late_payer, restock
+):
+    listing = active_listing(codes=3, allow_backorders=True)
+    [big] = late_payer(listing, (2, "big@example.com"))
+    restock(listing, 1)
+    listing.refresh_from_db()
+    assert listing.status == "sold_out"  # the one code is the line's
+    response = client.post(
+        f"/items/{listing.pk}/buy/", {"quantity": 1, "email": "new@example.com"}
+    )
+    assert response.status_code == 302
+    assert not Order.objects.filter(email="new@example.com").exists()
+    restock(listing, 2)
+    big.refresh_from_db()
+    listing.refresh_from_db()
+    assert big.status == "fulfilled"
+    assert listing.status == "active"
+
+
+def test_a_fraud_warned_or_risky_backorder_is_not_delivered(
+    active_listing, late_payer, restock, settings
+):
+    listing = active_listing(codes=3, allow_backorders=True)
+    warned, risky = late_payer(
+        listing, (1, "warned@example.com"), (1, "risky@example.com")
+    )
+    Order.objects.filter(pk=warned.pk).update(fraud_warning_at=timezone.now())
+    Payment.objects.filter(order=risky).update(risk_level="highest")
+    restock(listing, 2)
+    warned.refresh_from_db()
+    risky.refresh_from_db()
+    assert warned.status != "fulfilled"
+    assert not Code.objects.filter(order_id=warned.pk, status="sold").exists()
+    assert risky.status == "held"

@@ -414,3 +414,115 @@ def test_my_purchases_offers_report_a_problem_and_shows_the_claim(
     page = client.get(reverse("sales:purchases")).content.decode()
     assert link not in page
     assert "Problem reported:" in page
+
+
+def test_while_a_refund_is_asked_no_other_answer_is_taken(
+    client, claim, delivered, django_capture_on_commit_callbacks
+):
+    listing, order, _code = delivered
+    # claim_refund marks the claim `refunding`, then the refund is pending while the
+    # provider is asked
+    Claim.objects.filter(pk=claim.pk).update(status="refunding")
+    pending = Refund.objects.create(
+        order=order,
+        payment=order.payments.get(),
+        amount=order.unit_price,
+        source="claim",
+        code_ids=[claim.code_id],
+    )
+    client.force_login(listing.seller)
+    answer(client, claim, "replace")
+    answer(client, claim, "reject", message="It works.")
+    Claim.objects.filter(pk=claim.pk).update(
+        respond_by=timezone.now() - timedelta(minutes=1)
+    )
+    assert claims_unanswered_sweep() == []
+    claim.refresh_from_db()
+    assert claim.status == "refunding"
+    assert claim.replacement_id is None
+    # the provider refused it and the process died: the claim is answerable again
+    Refund.objects.filter(pk=pending.pk).update(status="failed")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert claims_unanswered_sweep() == [claim.pk]
+    claim.refresh_from_db()
+    assert claim.status == "refunded"
+
+
+def test_a_code_refunded_from_sales_closes_its_claim_and_cannot_be_replaced(
+    client, claim, delivered, django_capture_on_commit_callbacks
+):
+    listing, order, code = delivered
+    client.force_login(listing.seller)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            reverse("sales:sales-refund", args=[order.reference]), {"code": code.pk}
+        )
+    claim.refresh_from_db()
+    assert claim.status == "refunded"
+    assert claim.refund == Refund.objects.get()
+    response = answer(client, claim, "replace")
+    assert response.status_code == 302
+    assert Code.objects.filter(order_id=order.pk, status="sold").count() == 0
+
+
+def test_a_reported_code_revoked_without_refund_is_still_refunded_at_the_deadline(
+    client, claim, delivered, django_capture_on_commit_callbacks
+):
+    listing, order, code = delivered
+    client.force_login(listing.seller)
+    client.post(
+        reverse("sales:code-cancel", args=[code.pk]),
+        {"refund": "no", "reason": "Looks shared online"},
+    )
+    code.refresh_from_db()
+    assert code.status == "cancelled"
+    Claim.objects.filter(pk=claim.pk).update(
+        respond_by=timezone.now() - timedelta(minutes=1)
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        claims_unanswered_sweep()
+    claim.refresh_from_db()
+    refund = Refund.objects.get()
+    assert claim.status == "refunded"
+    assert refund.code_ids == [code.pk]
+    assert refund.amount == order.unit_price
+
+
+def test_staff_refund_or_reject_an_escalated_claim(
+    client,
+    claim,
+    delivered,
+    user_factory,
+    mailoutbox,
+    django_capture_on_commit_callbacks,
+):
+    _listing, order, _code = delivered
+    Claim.objects.filter(pk=claim.pk).update(
+        status="escalated", seller_message="Works", escalated_at=timezone.now()
+    )
+    client.force_login(user_factory(is_staff=True, is_superuser=True))
+    changelist = reverse("admin:sales_claim_changelist")
+    page = client.post(changelist, {"action": "reject", "_selected_action": [claim.pk]})
+    assert "is emailed this reason" in page.content.decode()  # asks for the reason
+    mailoutbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            changelist,
+            {
+                "action": "reject",
+                "_selected_action": [claim.pk],
+                "confirm": "yes",
+                "reason": "The code was redeemed on your account on the 3rd.",
+            },
+        )
+    claim.refresh_from_db()
+    assert claim.status == "rejected"
+    assert not claim.can_escalate  # staff decide once and for all
+    buyer_mail = next(m for m in mailoutbox if m.to == [order.email])
+    assert "This decision is final" in buyer_mail.body
+    Claim.objects.filter(pk=claim.pk).update(status="escalated")
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(changelist, {"action": "refund", "_selected_action": [claim.pk]})
+    claim.refresh_from_db()
+    assert claim.status == "refunded"
+    assert Refund.objects.get().source == "claim"

@@ -11,7 +11,7 @@ from django.db import connections
 
 from codes.exceptions import OutOfStock
 from codes.models import Code
-from sales.exceptions import ClaimError
+from sales.exceptions import ClaimError, OrderError
 from sales.models import Claim, Order
 from sales.services import checkout, payments
 from sales.services.claims import claim_open, claim_replace
@@ -31,7 +31,7 @@ def _buy(listing_id: int, barrier: threading.Barrier) -> str:
         )
         payments.payment_confirm(payment_id=placed.payment.pk)
         return "sold"
-    except OutOfStock:
+    except (OutOfStock, OrderError):  # OrderError: the listing turned sold out
         return "sold out"
     finally:
         connections.close_all()
