@@ -1,4 +1,8 @@
-"""What codes tells the layers above it, without importing them."""
+"""What codes tells the layers above it, without importing them.
+
+The one domain signal (STYLE prefers explicit calls): codes sits below sales, so it
+can neither call sales nor, honestly, name a sales task; a signal states the
+event and lets sales decide. Receivers only queue work after commit."""
 
 from __future__ import annotations
 

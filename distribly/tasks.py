@@ -23,13 +23,15 @@ import logging
 from typing import Any
 
 from celery import Task
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 
 from .celery import app
 
 logger = logging.getLogger(__name__)
 
 TaskArg = int | str
+# Database errors a task retries (the connection dropped, a failover).
+DB_ERRORS = (OperationalError, InterfaceError)
 
 
 def task_named(name: str) -> Task[Any, Any]:

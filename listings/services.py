@@ -30,6 +30,7 @@ from django.utils.translation import gettext as _
 from distribly.accounts.payouts import selling_sellers
 from distribly.currency import parse_ecb
 from distribly.mail import TRANSIENT_EMAIL_ERRORS
+from distribly.ratelimits import window_hit
 from distribly.tasks import enqueue, enqueue_on_commit
 
 from .emails import waitlist_notice_message
@@ -358,16 +359,6 @@ class WaitlistJoin:
     own_address: bool
 
 
-def _cache_hit(key: str, timeout: int) -> int:
-    """Count one hit on a fixed-window counter in the cache; returns the count."""
-    cache.add(key, 0, timeout=timeout)
-    try:
-        return int(cache.incr(key))
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=timeout)
-        return 1
-
-
 def waitlist_rate_check(*, network: str) -> None:
     """Count a sign-up against the network's budget (WAITLIST_SIGNUPS_PER_HOUR).
 
@@ -377,7 +368,7 @@ def waitlist_rate_check(*, network: str) -> None:
     if not network:
         return
     key = f"waitlist:signups:{network}:{int(time.time()) // 3600}"
-    if _cache_hit(key, 3700) > WAITLIST_SIGNUPS_PER_HOUR:
+    if window_hit(key, 3700) > WAITLIST_SIGNUPS_PER_HOUR:
         raise WaitlistLimited(
             _(
                 "Too many waitlist sign-ups from your network in the last hour. "
@@ -392,7 +383,7 @@ def _may_send_confirmation(email: str) -> bool:
     same either way, so it tells nothing about the address."""
     digest = hashlib.sha256(email.encode()).hexdigest()[:32]
     key = f"waitlist:confirmations:{digest}:{int(time.time()) // 86400}"
-    return _cache_hit(key, 86400 + 100) <= WAITLIST_CONFIRMATIONS_PER_DAY
+    return window_hit(key, 86400 + 100) <= WAITLIST_CONFIRMATIONS_PER_DAY
 
 
 def _is_on_sale(listing: Listing) -> bool:
@@ -443,14 +434,15 @@ def waitlist_join(
             },
         )
         if not created and entry.notified_at is not None:
-            # Told before, asking again for this sell-out: back of the line. A
-            # confirmed address stays confirmed (its owner opted in already).
+            # Told before, asking again for this sell-out: back of the line, and
+            # confirmed again by link unless its owner is signed in (anyone can
+            # type an address: that must not sign its owner up again unasked).
             WaitlistEntry.objects.filter(pk=entry.pk).update(
                 created_at=now,
                 notified_at=None,
                 notice_sent_at=None,
                 language=language,
-                confirmed_at=entry.confirmed_at or (now if own_address else None),
+                confirmed_at=now if own_address else None,
             )
             entry.refresh_from_db()
             created = True

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 
 from codes.importing.text import mask
 from codes.models import Code
+from codes.services.disabling import code_mark_disabled
 from distribly.errors import FieldError, add_field_error
 from distribly.http import (
     AuthenticatedRequest,
@@ -30,7 +31,6 @@ from .selectors import (
     claim_window_end,
     seller_claims,
 )
-from .services.cancelled import code_mark_disabled
 from .services.claims import (
     buyer_flag,
     claim_escalate,

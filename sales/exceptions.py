@@ -16,3 +16,7 @@ class RefundError(OrderError):
 
 class ClaimError(OrderError):
     """A claim action that is not possible now (closed, out of time, over a limit)."""
+
+
+class FindCodesLimited(OrderError):
+    """Too many Find my codes requests from one network or for one address."""

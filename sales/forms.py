@@ -113,3 +113,14 @@ class ClaimEscalateForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.label_suffix = ""
+
+
+class FindCodesForm(forms.Form):
+    email = forms.EmailField(
+        label=_("Email address"),
+        help_text=_("The address you gave when you bought."),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.label_suffix = ""

@@ -10,11 +10,11 @@ import logging
 from typing import Any
 
 from celery import Task, shared_task
-from django.db import InterfaceError, OperationalError
 
 from codes.models import Code
 from distribly.accounts.models import User
 from distribly.mail import TRANSIENT_EMAIL_ERRORS
+from distribly.tasks import DB_ERRORS
 from listings.models import Listing
 
 from .emails import (
@@ -50,7 +50,6 @@ from .services.stock import listings_stock_sweep, order_after_fulfilment
 from .vault_tasks import *  # noqa: F403 - registers the vault's tasks with Celery
 
 logger = logging.getLogger(__name__)
-DB_ERRORS = (OperationalError, InterfaceError)
 
 
 @shared_task(name="sales.tasks.order_deliver", bind=True, max_retries=8)

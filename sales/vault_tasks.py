@@ -4,16 +4,13 @@ that take primitives and call one service (sales.services.vault)."""
 from __future__ import annotations
 
 from celery import shared_task
-from django.db import InterfaceError, OperationalError
 
 from distribly.mail import TRANSIENT_EMAIL_ERRORS
+from distribly.tasks import DB_ERRORS
 
 from .services.vault import find_codes_send, orders_expiry_remind
 
 __all__ = ["email_find_codes_task", "orders_expiry_remind_task"]
-
-# sales.tasks.DB_ERRORS (not imported: sales.tasks imports this module)
-DB_ERRORS = (OperationalError, InterfaceError)
 
 
 @shared_task(name="sales.tasks.orders_expiry_remind")

@@ -7,8 +7,6 @@ from django.urls import URLPattern, path
 from . import vault_views
 
 urlpatterns: list[URLPattern] = [
-    # My purchases: live once the old `account/purchases/` route (views.purchases)
-    # is removed from sales/urls.py, which lists its patterns before these.
     path("account/purchases/", vault_views.purchases, name="purchases"),
     path("find-my-codes/", vault_views.find_codes, name="find-codes"),
     path(

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -14,7 +11,6 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import translation
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
 from distribly.http import (
@@ -24,9 +20,10 @@ from distribly.http import (
     private_page,
 )
 
+from .exceptions import FindCodesLimited
+from .forms import FindCodesForm
 from .services.vault import (
     FIND_CODES_LINK_AGE,
-    FindCodesLimited,
     find_codes_email,
     find_codes_request,
     orders_page_viewed,
@@ -71,17 +68,6 @@ def purchases(request: AuthenticatedRequest) -> HttpResponse:
         "extra_query": extra.urlencode(),
     }
     return private_page(render(request, "sales/purchases.html", context))
-
-
-class FindCodesForm(forms.Form):
-    email = forms.EmailField(
-        label=gettext_lazy("Email address"),
-        help_text=gettext_lazy("The address you gave when you bought."),
-    )
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.label_suffix = ""
 
 
 @require_http_methods(["GET", "POST"])

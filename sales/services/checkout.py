@@ -8,7 +8,6 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Q, Sum
 from django.db.models.functions import Coalesce
@@ -18,6 +17,7 @@ from django.utils.translation import gettext as _
 from codes.services.allocation import codes_allocate
 from distribly.accounts.models import PayoutAccount
 from distribly.accounts.payouts import seller_can_sell
+from distribly.ratelimits import window_hit
 from listings.models import Listing
 from sales.exceptions import CheckoutLimited, OrderError
 from sales.models import Order, Payment
@@ -54,12 +54,7 @@ def checkout_rate_check(*, client: CheckoutClient) -> None:
     if not client.network:
         return
     key = f"checkout:starts:{client.network}:{int(time.time()) // 60}"
-    cache.add(key, 0, timeout=70)
-    try:
-        starts = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=70)
-        starts = 1
+    starts = window_hit(key, 70)
     if starts > settings.CHECKOUT_STARTS_PER_MINUTE:
         raise CheckoutLimited(
             _(

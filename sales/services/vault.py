@@ -8,6 +8,7 @@ No code value ever goes into these emails, a link, a task argument or a log line
 from __future__ import annotations
 
 import hashlib
+import secrets
 import logging
 import time
 from collections.abc import Iterable
@@ -25,9 +26,10 @@ from django.utils.translation import gettext as _
 from codes.models import Code
 from distribly.emails import make_message
 from distribly.mail import TRANSIENT_EMAIL_ERRORS
+from distribly.ratelimits import window_hit
 from distribly.tasks import enqueue_on_commit
 from listings.models import Listing
-from sales.exceptions import OrderError
+from sales.exceptions import FindCodesLimited
 from sales.models import Order, OrderPageView
 from sales.vault import orders_for_email
 
@@ -44,10 +46,6 @@ FIND_CODES_SALT = "sales.vault.find-codes"
 # Reminders sent per run; the next run (hourly) continues, well inside the window.
 REMIND_BATCH = 500
 LIVE = (Code.Status.SOLD, Code.Status.REDEEMED)
-
-
-class FindCodesLimited(OrderError):
-    """Too many Find my codes requests from one network or for one address."""
 
 
 def orders_page_viewed(*, order_ids: Iterable[int], ip: str | None) -> None:
@@ -163,16 +161,6 @@ def orders_expiry_remind() -> list[int]:
 # --- Find my codes ------------------------------------------------------------------
 
 
-def _count(key: str) -> int:
-    """Increment a counter of the current one-hour window (cache: Redis in production)."""
-    cache.add(key, 0, timeout=3700)
-    try:
-        return cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=3700)
-        return 1
-
-
 def find_codes_rate_check(*, email: str, network: str) -> None:
     """Count a Find my codes request against its network and its email address,
     FIND_CODES_PER_HOUR each, in fixed one-hour windows. Raises FindCodesLimited.
@@ -184,9 +172,9 @@ def find_codes_rate_check(*, email: str, network: str) -> None:
     window = int(time.time()) // 3600
     # The address is hashed: cache keys show up in Redis tools and logs.
     email_key = hashlib.sha256(email.encode()).hexdigest()[:32]
-    counts = [_count(f"find-codes:email:{email_key}:{window}")]
+    counts = [window_hit(f"find-codes:email:{email_key}:{window}", 3700)]
     if network:
-        counts.append(_count(f"find-codes:net:{network}:{window}"))
+        counts.append(window_hit(f"find-codes:net:{network}:{window}", 3700))
     if max(counts) > settings.FIND_CODES_PER_HOUR:
         raise FindCodesLimited(
             _(
@@ -206,15 +194,31 @@ def find_codes_request(*, email: str, network: str, language: str) -> None:
     enqueue_on_commit(FIND_CODES_TASK, email, language)
 
 
+def _link_key(nonce: str) -> str:
+    return f"find-codes:link:{nonce}"
+
+
 def find_codes_token(*, email: str) -> str:
-    """The signed, timestamped token of a Find my codes link."""
-    return signing.dumps(email.strip().lower(), salt=FIND_CODES_SALT)
+    """The signed, timestamped token of a Find my codes link. It carries a random
+    nonce, not the address (URLs end up in access logs): the address waits in the
+    cache under the nonce for as long as the link is valid."""
+    nonce = secrets.token_urlsafe(18)
+    cache.set(
+        _link_key(nonce),
+        email.strip().lower(),
+        timeout=int(FIND_CODES_LINK_AGE.total_seconds()) + 60,
+    )
+    return signing.dumps(nonce, salt=FIND_CODES_SALT)
 
 
 def find_codes_email(*, token: str) -> str:
     """The address a link was made for. Raises signing.SignatureExpired past
-    FIND_CODES_LINK_AGE, signing.BadSignature when tampered with."""
-    email: str = signing.loads(token, salt=FIND_CODES_SALT, max_age=FIND_CODES_LINK_AGE)
+    FIND_CODES_LINK_AGE (or when the cache lost it), signing.BadSignature when
+    tampered with."""
+    nonce = signing.loads(token, salt=FIND_CODES_SALT, max_age=FIND_CODES_LINK_AGE)
+    email = cache.get(_link_key(str(nonce)))
+    if not isinstance(email, str):
+        raise signing.SignatureExpired("the link's address is no longer kept")
     return email
 
 

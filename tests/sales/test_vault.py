@@ -3,6 +3,7 @@ fixed-length listings, and Find my codes for guests."""
 
 from __future__ import annotations
 
+import base64
 import re
 import time
 from datetime import timedelta
@@ -24,6 +25,7 @@ from sales.models import Order, OrderPageView
 from sales.services import vault as vault_services
 from sales.services.refunds import order_refund, sold_code_cancel
 from sales.services.vault import (
+    find_codes_email,
     find_codes_token,
     order_expiry_remind,
     orders_expiry_remind,
@@ -484,3 +486,12 @@ def test_find_codes_is_rate_limited_per_network_and_per_address(
     assert ask("e@example.com", "2001:db8::2").status_code == 302
     assert ask("f@example.com", "2001:db8::3").status_code == 429
     assert ask("g@example.com", "10.0.4.1").status_code == 302
+
+
+def test_a_find_my_codes_link_does_not_carry_the_address():
+
+    token = find_codes_token(email="guest@example.com")
+    payload = token.split(":")[0]
+    decoded = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    assert b"guest@example.com" not in decoded
+    assert find_codes_email(token=token) == "guest@example.com"
