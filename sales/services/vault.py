@@ -8,8 +8,8 @@ No code value ever goes into these emails, a link, a task argument or a log line
 from __future__ import annotations
 
 import hashlib
-import secrets
 import logging
+import secrets
 import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta
