@@ -23,7 +23,13 @@ import psycopg
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIENTS = 8
-DURATION = 20
+
+
+def duration() -> int:
+    """Seconds per run; `make bench-smoke` sets BENCH_SECONDS=1 (read when run)."""
+    return int(float(os.environ.get("BENCH_SECONDS", "20")))
+
+
 PORT = 8765
 
 LUA = """
@@ -66,7 +72,7 @@ def _lookup_worker(args: tuple[str, int, bytes, Any]) -> int:
         sql = "SELECT id, status FROM codes_code WHERE seller_id = %s AND digest = %s"
         cur.execute(sql, [seller_id, digest], prepare=True)
         barrier.wait()
-        until, done = time.time() + 5, 0
+        until, done = time.time() + duration(), 0
         while time.time() < until:
             cur.execute(sql, [seller_id, digest])
             cur.fetchone()
@@ -82,19 +88,20 @@ def raw_lookup_rate(dsn: str, seller_id: int, digest: bytes) -> float:
             counts = pool.map(
                 _lookup_worker, [(dsn, seller_id, digest, barrier)] * CLIENTS
             )
-    return sum(counts) / 5
+    return sum(counts) / duration()
 
 
 def bench_verify(
     env: dict[str, str], key: str, code: str, seller_id: int, digest: bytes
 ) -> None:
     print(
-        f"== POST /api/v1/codes/verify: gunicorn 2 workers, {CLIENTS} clients, {DURATION} s"
+        f"== POST /api/v1/codes/verify: gunicorn 2 workers, {CLIENTS} clients, {duration()} s"
     )
     wrk = ensure_wrk()
     if wrk is None:
-        print("wrk is not installed (apt-get install wrk): skipped")
-        return
+        raise SystemExit(
+            "wrk is not installed (apt-get install wrk): no verify figures"
+        )
     # Settle the database first: the setup just bulk-loaded codes, and autovacuum
     # kicking in mid-run would measure PostgreSQL's housekeeping, not the API.
     with psycopg.connect(env["BENCH_PG_DSN"], autocommit=True) as conn:
@@ -128,7 +135,7 @@ def bench_verify(
             check=False,
         )  # warm-up
         result = subprocess.run(
-            [wrk, "-t2", f"-c{CLIENTS}", f"-d{DURATION}s", "--timeout", "5s", "--latency", "-s", script.name,
+            [wrk, "-t2", f"-c{CLIENTS}", f"-d{duration()}s", "--timeout", "5s", "--latency", "-s", script.name,
              f"http://127.0.0.1:{PORT}/api/v1/codes/verify"],
             capture_output=True, text=True, check=False,
         )  # fmt: skip
@@ -147,6 +154,8 @@ def bench_verify(
         raise SystemExit("could not read wrk's output")
     requests, seconds, p50, p99, non2xx, errors = match.groups()
     rate = int(requests) / float(seconds)
+    if not int(requests) or int(non2xx):
+        raise SystemExit(f"verify answered {requests} requests, {non2xx} not 2xx")
     print(
         f"verify: {rate:,.0f} requests/s, p50 {float(p50):.1f} ms, p99 {float(p99):.1f} ms, non-2xx {non2xx}, errors {errors}"
     )

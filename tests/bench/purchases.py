@@ -2,7 +2,7 @@
 
 The app tier is modelled like gunicorn: at most APP_WORKERS processes (2 x cores
 + 1) serve purchases; buyers beyond that wait their turn, as they would in the
-server's accept queue. Each busy worker loops for DURATION seconds through
+server's accept queue. Each busy worker loops for BENCH_SECONDS (5) seconds through
 order_place -> checkout_start (dev provider) -> payment_confirm, with the
 delivery and stock tasks really enqueued on Redis (no worker consumes them during
 the run). The ceiling runs the same statements as raw SQL through psycopg, one
@@ -23,7 +23,12 @@ from typing import Any
 import django
 import psycopg
 
-DURATION = 5.0
+
+def duration() -> float:
+    """Seconds per run; `make bench-smoke` sets BENCH_SECONDS=1 (read when run)."""
+    return float(float(os.environ.get("BENCH_SECONDS", "5")))
+
+
 APP_WORKERS = 2 * (os.cpu_count() or 1) + 1
 
 
@@ -52,10 +57,12 @@ def _purchase_full(listing_id: int) -> Any:
 
 RAW_PLACE = [
     (
-        "INSERT INTO sales_order (listing_id, seller_id, email, token, quantity, unit_price, amount,"
-        " currency, status, reserved_until, refunded_amount, note, created_at)"
-        " VALUES (%s, %s, 'raw@example.com', md5(random()::text || clock_timestamp()::text), 1, 5, 5,"
-        " 'USD', 'pending', now() + interval '31 minutes', 0, '', now()) RETURNING id"
+        "INSERT INTO sales_order (listing_id, seller_id, email, language, reference, token, quantity,"
+        " unit_price, amount, currency, status, reserved_until, refunded_amount, note,"
+        " client_network, session_key, created_at)"
+        " VALUES (%s, %s, 'raw@example.com', 'en', substr(md5(random()::text || clock_timestamp()::text), 1, 11),"
+        " md5(random()::text || clock_timestamp()::text), 1, 5, 5,"
+        " 'USD', 'pending', now() + interval '31 minutes', 0, '', '', '', now()) RETURNING id"
     ),
     (
         "SELECT id FROM codes_code WHERE listing_id = %s AND status = 'available' AND approved"
@@ -123,7 +130,7 @@ def _buyer(args: tuple[str, int, int, Any]) -> int:
         else _purchase_raw(listing_id, seller_id)
     )
     barrier.wait()  # everyone is set up: start together
-    until = time.time() + DURATION
+    until = time.time() + duration()
     done = 0
     while time.time() < until:
         once()
@@ -137,17 +144,19 @@ def _rate(kind: str, listing_id: int, seller_id: int, buyers: int) -> float:
         barrier = manager.Barrier(buyers)
         with ctx.Pool(buyers) as pool:
             counts = pool.map(_buyer, [(kind, listing_id, seller_id, barrier)] * buyers)
-    return sum(counts) / DURATION
+    return sum(counts) / duration()
 
 
 def bench_purchases(listing_id: int, raw_listing_id: int, seller_id: int) -> None:
     print(
-        f"== Purchases/s through checkout + payment confirmation (1 code each, {DURATION:.0f} s per run)"
+        f"== Purchases/s through checkout + payment confirmation (1 code each, {duration():.0f} s per run)"
     )
     print(f"{'buyers':>6} {'full path/s':>12} {'raw SQL/s':>10} {'ratio':>6}")
     for buyers in (1, 8, 32):
         full = _rate("full", listing_id, seller_id, min(buyers, APP_WORKERS))
         raw = _rate("raw", raw_listing_id, seller_id, buyers)
+        if not full or not raw:
+            raise SystemExit(f"no purchases measured at {buyers} buyers")
         print(
             f"{buyers:>6} {full:>12,.0f} {raw:>10,.0f} {full / raw:>6.2f}", flush=True
         )

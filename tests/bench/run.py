@@ -8,6 +8,7 @@ Prints, for the import engine (issue: sellers list unique codes):
   * the ceiling: the same rows COPYed straight into an unindexed table.
 
 Usage: make bench [BENCH_ARGS="--codes 1000000"]
+       make bench-smoke   (tiny sizes, 1 s runs: CI checks every figure is produced)
 """
 
 from __future__ import annotations
@@ -136,7 +137,15 @@ def main() -> None:
         "--stock", type=int, default=100_000, help="codes of the purchase listing"
     )
     parser.add_argument("--only", choices=["import", "purchases", "api"], default=None)
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="tiny sizes and 1 s runs: every figure must be produced (CI)",
+    )
     args = parser.parse_args()
+    if args.smoke:
+        args.codes, args.dup_codes, args.stock = 20_000, 5_000, 20_000
+        os.environ["BENCH_SECONDS"] = "1"
     url = os.environ["DATABASE_URL"]
     # Tasks go to a real Redis broker (a bench-only database, flushed), as in production.
     env = {**os.environ, **BENCH_ENV}
