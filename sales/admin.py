@@ -26,8 +26,8 @@ from .models import (
     WebhookEvent,
 )
 from .payments.base import PaymentError
-from .selectors import sellers_above_claim_threshold
-from .services.claims import claim_refund, claim_reject, claim_replace, flagged_emails
+from .selectors import flagged_emails, sellers_above_claim_threshold
+from .services.claims import claim_refund, claim_reject, claim_replace
 from .services.disputes import dispute_stage
 from .services.fraud import order_release
 from .services.refunds import order_refund

@@ -32,7 +32,6 @@ from .selectors import (
     seller_claims,
 )
 from .services.claims import (
-    buyer_flag,
     claim_escalate,
     claim_open,
     claim_refund,
@@ -159,7 +158,6 @@ def _claim_page(
             "claim": claim,
             "order": claim.order,
             "evidence": claim_evidence(claim),
-            "flag": buyer_flag(claim.email),
             "reject_form": reject_form or ClaimRejectForm(),
         },
         status=status,

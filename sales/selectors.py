@@ -253,6 +253,8 @@ def with_earnings(qs: QuerySet[Order]) -> QuerySet[Order]:
 # --- After the sale: claims and reputation ------------------------------------------
 
 REPUTATION_CACHE = 600  # seconds: a product page need not count a seller's sales
+# How far back a buyer's claims count towards the flag for claims against many sellers.
+FLAG_PERIOD = timedelta(days=90)
 
 
 @dataclass(frozen=True)
@@ -349,6 +351,11 @@ class ClaimEvidence:
     buyer_claims: int
     buyer_sellers: int
 
+    @property
+    def buyer_flagged(self) -> bool:
+        """The buyer reported problems to CLAIM_FLAG_SELLERS sellers or more lately."""
+        return self.buyer_sellers >= settings.CLAIM_FLAG_SELLERS
+
 
 def claim_evidence(claim: Claim) -> ClaimEvidence:
     order = claim.order
@@ -362,7 +369,7 @@ def claim_evidence(claim: Claim) -> ClaimEvidence:
         .first()
     )
     code = claim.code
-    since = timezone.now() - timedelta(days=90)
+    since = timezone.now() - FLAG_PERIOD
     others = Claim.objects.filter(email=claim.email, created_at__gte=since).aggregate(
         n=Count("pk"), sellers=Count("seller", distinct=True)
     )
@@ -378,4 +385,15 @@ def claim_evidence(claim: Claim) -> ClaimEvidence:
         seller_reveals=list(CodeReveal.objects.filter(code=code).order_by("at")[:20]),
         buyer_claims=others["n"] or 0,
         buyer_sellers=others["sellers"] or 0,
+    )
+
+
+def flagged_emails() -> QuerySet[Any, Any]:
+    """Emails with claims against CLAIM_FLAG_SELLERS or more sellers lately (a subquery)."""
+    return (
+        Claim.objects.filter(created_at__gte=timezone.now() - FLAG_PERIOD)
+        .values("email")
+        .annotate(sellers=Count("seller", distinct=True))
+        .filter(sellers__gte=settings.CLAIM_FLAG_SELLERS)
+        .values("email")
     )

@@ -9,13 +9,11 @@ twice); the bad code is cancelled with the reason. Refunds go through
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -37,7 +35,6 @@ from .refunds import order_refund
 CS = Claim.Status
 EMAIL_TASK = "sales.tasks.email_claim"
 UNANSWERED_TASK = "sales.tasks.claim_refund_unanswered"
-FLAG_PERIOD = timedelta(days=90)
 
 
 def _check_buyer_limit(email: str) -> None:
@@ -343,33 +340,3 @@ def claim_refund_unanswered(*, claim_id: int) -> Claim | None:
             ],
         )
         return None
-
-
-@dataclass(frozen=True)
-class BuyerFlag:
-    """How many sellers one buyer has reported problems to lately."""
-
-    sellers: int
-    claims: int
-
-    @property
-    def flagged(self) -> bool:
-        return self.sellers >= settings.CLAIM_FLAG_SELLERS
-
-
-def buyer_flag(email: str) -> BuyerFlag:
-    seen = Claim.objects.filter(
-        email=email, created_at__gte=timezone.now() - FLAG_PERIOD
-    ).aggregate(sellers=Count("seller", distinct=True), claims=Count("pk"))
-    return BuyerFlag(sellers=seen["sellers"] or 0, claims=seen["claims"] or 0)
-
-
-def flagged_emails() -> Any:
-    """Emails with claims against CLAIM_FLAG_SELLERS or more sellers in 90 days (a subquery)."""
-    return (
-        Claim.objects.filter(created_at__gte=timezone.now() - FLAG_PERIOD)
-        .values("email")
-        .annotate(sellers=Count("seller", distinct=True))
-        .filter(sellers__gte=settings.CLAIM_FLAG_SELLERS)
-        .values("email")
-    )
