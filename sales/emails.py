@@ -177,3 +177,36 @@ def disable_reminder_message(seller: Any, codes: list[Code]) -> EmailMultiAltern
         },
         seller.language,
     )
+
+
+def expiry_reminder_message(order: Order) -> EmailMultiAlternatives:
+    """To the buyer, in their language: what runs out when, and where to buy again.
+    Counts the live codes; never reveals them."""
+    listing = order.listing
+    return make_message(
+        "expiry-reminder",
+        order.email,
+        {
+            "order": order,
+            "listing": listing,
+            "seller": listing.seller,
+            "expires_at": order.expires_at,
+            "codes": Code.objects.filter(
+                order_id=order.pk, status__in=[Code.Status.SOLD, Code.Status.REDEEMED]
+            ).count(),
+            "can_buy_again": listing.is_public,
+        },
+        order.language,
+    )
+
+
+def find_codes_message(
+    *, email: str, link: str, orders: int, minutes: int, language: str
+) -> EmailMultiAlternatives:
+    """Find my codes: the link to an address's orders (never a code)."""
+    return make_message(
+        "find-codes",
+        email,
+        {"link": link, "orders": orders, "minutes": minutes},
+        language,
+    )

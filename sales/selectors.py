@@ -25,7 +25,6 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from codes.importing.text import mask
 from codes.models import Code, CodeReveal
 
 from .models import Claim, Delivery, LedgerEntry, Order, OrderPageView, Refund
@@ -136,14 +135,19 @@ def orders_for_buyer(*, user: Any) -> Any:
     )
 
 
+def refunded_by_order(order_ids: list[int]) -> dict[int, set[int]]:
+    """Per order, the codes a refund paid back: one query for a page of orders."""
+    refunded: dict[int, set[int]] = defaultdict(set)
+    for order_id, code_ids in Refund.objects.filter(
+        order_id__in=order_ids, status=Refund.Status.SUCCEEDED
+    ).values_list("order_id", "code_ids"):
+        refunded[order_id].update(code_ids)
+    return refunded
+
+
 def refunded_code_ids(order: Order) -> set[int]:
     """The order's codes that a refund paid back."""
-    ids: set[int] = set()
-    for code_ids in order.refunds.filter(status=Refund.Status.SUCCEEDED).values_list(
-        "code_ids", flat=True
-    ):
-        ids.update(code_ids)
-    return ids
+    return refunded_by_order([order.pk])[order.pk]
 
 
 CLAIMABLE = (Code.Status.SOLD, Code.Status.REDEEMED)
@@ -166,49 +170,6 @@ def claim_can_open(*, order: Order, code: Code) -> bool:
         and end is not None
         and timezone.now() < end
     )
-
-
-@dataclass(frozen=True)
-class BuyerCode:
-    """A code on its buyer's order page: the value, or only a masked one once
-    cancelled, with whether a refund paid it back or the seller's reason why not."""
-
-    code: Code
-    value: str
-    cancelled: bool
-    refunded: bool
-    reason: str
-    # A problem the buyer reported with this code, or whether they still can.
-    claim: Claim | None = None
-    can_report: bool = False
-
-
-def buyer_codes(order: Order) -> list[BuyerCode]:
-    """The codes of an order for its buyer. A cancelled (refunded, revoked) code shows
-    masked: enough to recognise it, not to use it."""
-    refunded = refunded_code_ids(order)
-    claims = {c.code_id: c for c in Claim.objects.filter(order=order)}
-    result = []
-    for code in (
-        Code.objects.filter(order_id=order.pk)
-        .exclude(status=Code.Status.RESERVED)
-        .order_by("id")
-    ):
-        cancelled = code.status == Code.Status.CANCELLED
-        value = code.reveal()
-        result.append(
-            BuyerCode(
-                code=code,
-                value=mask(value) if cancelled else value,
-                cancelled=cancelled,
-                refunded=code.pk in refunded,
-                reason=code.cancel_reason if cancelled else "",
-                claim=claims.get(code.pk),
-                can_report=code.pk not in claims
-                and claim_can_open(order=order, code=code),
-            )
-        )
-    return result
 
 
 def earnings_deductions(*, seller_id: int, limit: int = 50) -> QuerySet[LedgerEntry]:

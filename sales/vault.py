@@ -8,7 +8,6 @@ a whole account, and searching never looks at them (they are encrypted at rest).
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,8 +18,8 @@ from django.utils import timezone
 from codes.importing.text import mask
 from codes.models import Code
 
-from .models import Claim, Order, Refund
-from .selectors import claim_can_open, orders_for_buyer
+from .models import Claim, Order
+from .selectors import claim_can_open, orders_for_buyer, refunded_by_order
 
 OS = Order.Status
 # Orders whose codes the buyer can read (Order.has_codes).
@@ -101,16 +100,9 @@ class VaultCode:
     def expired(self) -> bool:
         return self.days_left == 0
 
-
-def _refunded_by_order(order_ids: list[int]) -> dict[int, set[int]]:
-    """Per order, the codes a refund paid back (selectors.refunded_code_ids, for a
-    page of orders in one query)."""
-    refunded: dict[int, set[int]] = defaultdict(set)
-    for order_id, code_ids in Refund.objects.filter(
-        order_id__in=order_ids, status=Refund.Status.SUCCEEDED
-    ).values_list("order_id", "code_ids"):
-        refunded[order_id].update(code_ids)
-    return refunded
+    @property
+    def cancelled(self) -> bool:
+        return self.state == CodeState.CANCELLED
 
 
 def _days_left(expires_at: datetime | None, now: datetime) -> int | None:
@@ -122,11 +114,11 @@ def _days_left(expires_at: datetime | None, now: datetime) -> int | None:
 def vault_rows(codes: list[Code], *, now: datetime | None = None) -> list[VaultCode]:
     """A page of vault codes with their orders: three queries, whatever the page
     holds. Decrypts exactly these codes; the caller records that they were shown
-    (services.vault.orders_page_viewed)."""
+    (services.delivery.orders_page_viewed)."""
     now = now or timezone.now()
     order_ids = sorted({c.order_id for c in codes if c.order_id is not None})
     orders = Order.objects.select_related("listing", "seller").in_bulk(order_ids)
-    refunded = _refunded_by_order(order_ids)
+    refunded = refunded_by_order(order_ids)
     claims = {
         c.code_id: c for c in Claim.objects.filter(code_id__in=[c.pk for c in codes])
     }
@@ -160,6 +152,19 @@ def vault_rows(codes: list[Code], *, now: datetime | None = None) -> list[VaultC
             )
         )
     return rows
+
+
+def order_codes(order: Order) -> list[VaultCode]:
+    """The codes of one order for its buyer's order page, as the vault shows them:
+    a cancelled (refunded, revoked, replaced) code masked, enough to recognise it
+    and not to use it."""
+    return vault_rows(
+        list(
+            Code.objects.filter(order_id=order.pk)
+            .exclude(status=Code.Status.RESERVED)
+            .order_by("id")
+        )
+    )
 
 
 def orders_for_email(*, email: str) -> QuerySet[Order]:

@@ -22,11 +22,11 @@ from distribly.http import (
 
 from .exceptions import FindCodesLimited
 from .forms import FindCodesForm
+from .services.delivery import orders_page_viewed
 from .services.vault import (
     FIND_CODES_LINK_AGE,
     find_codes_email,
     find_codes_request,
-    orders_page_viewed,
 )
 from .vault import (
     orders_for_email,

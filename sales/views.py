@@ -44,7 +44,6 @@ from .models import Order, Payment
 from .payments import get_provider
 from .payments.base import PaymentError
 from .selectors import (
-    buyer_codes,
     sales_rows,
     sales_totals,
     seller_sales,
@@ -56,9 +55,10 @@ from .services.checkout import (
     checkout_start,
     order_place,
 )
-from .services.delivery import order_page_viewed, order_resend
+from .services.delivery import order_resend, orders_page_viewed
 from .services.payments import payment_confirm, payment_fail, payment_reconcile
 from .services.refunds import order_refund, sold_code_cancel
+from .vault import order_codes
 from .webhooks import webhook_response
 
 logger = logging.getLogger(__name__)
@@ -160,9 +160,9 @@ def order_detail(request: HttpRequest, token: str) -> HttpResponse:
             with contextlib.suppress(PaymentError):
                 payment_reconcile(payment=payment)
             order.refresh_from_db()
-    codes = buyer_codes(order) if order.has_codes else []
+    codes = order_codes(order) if order.has_codes else []
     if codes:
-        order_page_viewed(order=order, ip=client_ip(request))
+        orders_page_viewed(order_ids=[order.pk], ip=client_ip(request))
     response = render(
         request, "sales/order_detail.html", {"order": order, "codes": codes}
     )

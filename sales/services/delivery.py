@@ -5,6 +5,7 @@ when a queue message is lost. Email never blocks or undoes an allocation
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
 
 from django.db import transaction
@@ -92,6 +93,9 @@ def deliveries_sweep() -> list[int]:
     return ids
 
 
-def order_page_viewed(*, order: Order, ip: str | None) -> None:
-    """Record that the buyer's order page showed its codes (dispute evidence)."""
-    OrderPageView.objects.create(order=order, ip=ip or None)
+def orders_page_viewed(*, order_ids: Iterable[int], ip: str | None) -> None:
+    """The buyer's order page or My purchases showed these orders' codes: one
+    OrderPageView per order (dispute evidence), in one INSERT."""
+    OrderPageView.objects.bulk_create(
+        OrderPageView(order_id=order_id, ip=ip or None) for order_id in order_ids
+    )

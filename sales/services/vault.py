@@ -11,26 +11,24 @@ import hashlib
 import logging
 import secrets
 import time
-from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core import signing
 from django.core.cache import cache
-from django.core.mail import EmailMultiAlternatives
 from django.db.models import Exists, OuterRef
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from codes.models import Code
-from distribly.emails import make_message
 from distribly.mail import TRANSIENT_EMAIL_ERRORS
 from distribly.ratelimits import window_hit
 from distribly.tasks import enqueue_on_commit
 from listings.models import Listing
+from sales import emails
 from sales.exceptions import FindCodesLimited
-from sales.models import Order, OrderPageView
+from sales.models import Order
 from sales.vault import orders_for_email
 
 logger = logging.getLogger(__name__)
@@ -46,14 +44,6 @@ FIND_CODES_SALT = "sales.vault.find-codes"
 # Reminders sent per run; the next run (hourly) continues, well inside the window.
 REMIND_BATCH = 500
 LIVE = (Code.Status.SOLD, Code.Status.REDEEMED)
-
-
-def orders_page_viewed(*, order_ids: Iterable[int], ip: str | None) -> None:
-    """My purchases showed these orders' codes: one OrderPageView per order, as the
-    order page records (dispute evidence), in one INSERT."""
-    OrderPageView.objects.bulk_create(
-        OrderPageView(order_id=order_id, ip=ip or None) for order_id in order_ids
-    )
 
 
 # --- Expiry reminders -------------------------------------------------------------
@@ -97,25 +87,6 @@ def _due_for_reminder(now: datetime) -> list[int]:
     return [pk for _, pk in sorted(due)[:REMIND_BATCH]]
 
 
-def expiry_reminder_message(order: Order) -> EmailMultiAlternatives:
-    """To the buyer, in their language: what runs out when, and where to buy again.
-    Counts the live codes; never reveals them."""
-    listing = order.listing
-    return make_message(
-        "expiry-reminder",
-        order.email,
-        {
-            "order": order,
-            "listing": listing,
-            "seller": listing.seller,
-            "expires_at": order.expires_at,
-            "codes": Code.objects.filter(order_id=order.pk, status__in=LIVE).count(),
-            "can_buy_again": listing.is_public,
-        },
-        order.language,
-    )
-
-
 def order_expiry_remind(*, order_id: int, now: datetime | None = None) -> bool:
     """Send one order's expiry reminder, at most once.
 
@@ -132,7 +103,7 @@ def order_expiry_remind(*, order_id: int, now: datetime | None = None) -> bool:
         return False
     order = Order.objects.select_related("listing__seller").get(pk=order_id)
     try:
-        expiry_reminder_message(order).send()
+        emails.expiry_reminder_message(order).send()
     except TRANSIENT_EMAIL_ERRORS:
         Order.objects.filter(pk=order_id, expiry_reminded_at=now).update(
             expiry_reminded_at=None
@@ -222,27 +193,18 @@ def find_codes_email(*, token: str) -> str:
     return email
 
 
-def find_codes_message(
-    *, email: str, orders: int, language: str
-) -> EmailMultiAlternatives:
-    path = reverse("sales:find-codes-orders", args=[find_codes_token(email=email)])
-    return make_message(
-        "find-codes",
-        email,
-        {
-            "link": settings.SITE_URL + path,
-            "orders": orders,
-            "minutes": int(FIND_CODES_LINK_AGE.total_seconds() // 60),
-        },
-        language,
-    )
-
-
 def find_codes_send(*, email: str, language: str) -> bool:
     """Email the link, only when the address has paid orders. Returns whether it
     sent. Safe to run twice: a second link is as good as the first."""
     orders = orders_for_email(email=email).count()
     if not orders:
         return False
-    find_codes_message(email=email, orders=orders, language=language).send()
+    path = reverse("sales:find-codes-orders", args=[find_codes_token(email=email)])
+    emails.find_codes_message(
+        email=email,
+        link=settings.SITE_URL + path,
+        orders=orders,
+        minutes=int(FIND_CODES_LINK_AGE.total_seconds() // 60),
+        language=language,
+    ).send()
     return True
