@@ -16,7 +16,7 @@ COPY . .
 RUN DJANGO_DEBUG=True python manage.py collectstatic --noinput \
     && test -s staticfiles/staticfiles.json \
     && useradd --system --uid 10001 --home-dir /app distribly \
-    && mkdir -p /data/private-uploads && chown -R distribly /data
+    && mkdir -p /data/private-uploads /data/media && chown -R distribly /data
 USER distribly
 
 EXPOSE 8000

@@ -90,9 +90,11 @@ def _codes_form(request: HttpRequest, *, new_listing: bool = False) -> CodesForm
 @verified_email_required
 def unique_codes_create(request: AuthenticatedRequest) -> HttpResponse:
     """My account → Add an item to sell → Unique codes."""
-    listing_form = ListingForm(request.POST or None)
+    listing_form = ListingForm(request.POST or None, request.FILES or None)
     codes_form = _codes_form(request, new_listing=True)
     if request.method == "POST" and listing_form.is_valid() and codes_form.is_valid():
+        details = dict(listing_form.cleaned_data)
+        details.pop("remove_cover")  # nothing to remove on a new listing
         try:
             with transaction.atomic():
                 listing = listing_create(
@@ -100,7 +102,7 @@ def unique_codes_create(request: AuthenticatedRequest) -> HttpResponse:
                     codes_case_insensitive=codes_form.cleaned_data[
                         "codes_case_insensitive"
                     ],
-                    **listing_form.cleaned_data,
+                    **details,
                 )
                 batch = _create_batch(listing, codes_form)
         except CodesError as e:

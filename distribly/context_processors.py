@@ -5,10 +5,12 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest
 from django.utils import translation
+from django_countries import countries
 
 from distribly.currency import CURRENCIES, DEFAULT_DISPLAY
 
 CURRENCY_COOKIE = "display_currency"
+COUNTRY_COOKIE = "country"
 
 
 def display_currency(request: HttpRequest) -> str:
@@ -21,6 +23,15 @@ def display_currency(request: HttpRequest) -> str:
     )
     chosen = chosen or request.COOKIES.get(CURRENCY_COOKIE, "")
     return chosen if chosen in CURRENCIES else DEFAULT_DISPLAY
+
+
+def buyer_country(request: HttpRequest) -> str:
+    """The country chosen in Settings (the account's, else the guest's cookie), or ""."""
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        return str(user.country or "")
+    chosen = request.COOKIES.get(COUNTRY_COOKIE, "").upper()
+    return chosen if chosen in countries else ""
 
 
 def site(request: HttpRequest) -> dict[str, Any]:

@@ -28,13 +28,14 @@ class UserLanguageMiddleware:
         return self.get_response(request)
 
 
-# Every asset is served by the app itself (no CDN), so 'self' is enough. Scripts
+# Every asset is served by the app itself (no CDN), so 'self' is enough, but for
+# cover images when they live on an S3-compatible store with its own host. Scripts
 # come only from files: no inline script and no eval can run, whatever a page
 # shows. Inline style attributes stay allowed: Django's admin and Swagger UI use
 # them, and a style cannot run code. Only the embeddable card may be framed.
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; "
+    "img-src 'self' data:{media}; font-src 'self'; connect-src 'self'; object-src 'none'; "
     "base-uri 'self'; frame-ancestors {ancestors}"
 )
 
@@ -52,7 +53,8 @@ class ContentSecurityPolicyMiddleware:
             return response  # Django's debug page works with inline handlers
         framed = getattr(response, "xframe_options_exempt", False)
         response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.format(
-            ancestors="*" if framed else "'none'"
+            ancestors="*" if framed else "'none'",
+            media=settings.MEDIA_ORIGIN and f" {settings.MEDIA_ORIGIN}",
         )
         return response
 

@@ -15,6 +15,7 @@ import warnings
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import django_stubs_ext
@@ -130,6 +131,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django.contrib.sitemaps",
+    "django.contrib.postgres",
+    "django_countries",
     "allauth",
     "allauth.account",
     "anymail",
@@ -222,6 +225,7 @@ ACCOUNT_CONFIRM_EMAIL_ON_GET = False
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_SIGNUP_FORM_CLASS = "distribly.accounts.forms.SignupForm"
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Distribly] "
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if SITE_URL.startswith("https") else "http"
 LOGIN_REDIRECT_URL = "/"
 LOGIN_URL = "account_login"
@@ -241,7 +245,7 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 # Hashed, compressed static files whatever DEBUG says, so that collectstatic writes
 # the manifest even at image build time (where DEBUG is on only to skip secrets);
 # with DEBUG on, {% static %} serves the unhashed names. Tests need no collectstatic.
-STORAGES = {
+STORAGES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": (
@@ -251,6 +255,41 @@ STORAGES = {
         )
     },
 }
+# Public uploads (listing cover images): local files under MEDIA_ROOT by default,
+# served at MEDIA_URL (by Django, or by the reverse proxy in docker-compose); any
+# S3-compatible store when MEDIA_S3_BUCKET is set (django-storages).
+MEDIA_ROOT = Path(os.getenv("MEDIA_ROOT", str(BASE_DIR / "media")))
+MEDIA_URL = os.getenv("MEDIA_URL", "/media/")
+MEDIA_S3_BUCKET = os.getenv("MEDIA_S3_BUCKET", "")
+if MEDIA_S3_BUCKET:
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": MEDIA_S3_BUCKET,
+            "endpoint_url": os.getenv("MEDIA_S3_ENDPOINT_URL") or None,
+            "region_name": os.getenv("MEDIA_S3_REGION") or None,
+            "access_key": envsecret("MEDIA_S3_ACCESS_KEY_ID") or None,
+            "secret_key": envsecret("MEDIA_S3_SECRET_ACCESS_KEY") or None,
+            # Public images: plain URLs (a CDN domain if given), never overwritten.
+            "custom_domain": os.getenv("MEDIA_S3_CUSTOM_DOMAIN") or None,
+            "querystring_auth": False,
+            "file_overwrite": False,
+            "object_parameters": {"CacheControl": "public, max-age=31536000"},
+        },
+    }
+# Where cover images come from when not this site (Content-Security-Policy img-src).
+MEDIA_ORIGIN = ""
+if MEDIA_S3_BUCKET:
+    _media_host = os.getenv("MEDIA_S3_CUSTOM_DOMAIN") or os.getenv(
+        "MEDIA_S3_ENDPOINT_URL", ""
+    )
+    MEDIA_ORIGIN = (
+        (_media_host if "//" in _media_host else f"https://{_media_host}")
+        if _media_host
+        else "https://*.amazonaws.com"
+    )
+COVER_IMAGE_MAX_BYTES = envint("COVER_IMAGE_MAX_BYTES", str(8 * 1024 * 1024))
+
 # Uploaded code files are secrets in transit: they live outside any served
 # directory and are deleted once imported. Nothing here is ever given a URL.
 PRIVATE_UPLOAD_ROOT = Path(
@@ -269,7 +308,7 @@ FILE_UPLOAD_HANDLERS = [
     "django.core.files.uploadhandler.MemoryFileUploadHandler",
     "django.core.files.uploadhandler.TemporaryFileUploadHandler",
 ]
-DATA_UPLOAD_MAX_NUMBER_FILES = 2
+DATA_UPLOAD_MAX_NUMBER_FILES = 2  # the codes file and a cover image
 
 # Celery: no REDIS_URL means tasks run eagerly in-process (STYLE.md 9.5).
 REDIS_URL = os.getenv("REDIS_URL", "")

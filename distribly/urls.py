@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.sitemaps.views import sitemap
-from django.urls import include, path
+from django.urls import include, path, re_path
+from django.views.static import serve
 
 from api.endpoints import api
 from listings import views as listing_views
@@ -32,3 +34,14 @@ urlpatterns = [
     path("", include("sales.urls")),
     path("", include("api.urls")),
 ]
+
+# Cover images on local storage: Django serves them when nothing in front does (the
+# reverse proxy in docker-compose serves /media/ itself; S3 storage has its own URLs).
+if not settings.MEDIA_S3_BUCKET and settings.MEDIA_URL.startswith("/"):
+    urlpatterns.append(
+        re_path(
+            rf"^{settings.MEDIA_URL.strip('/')}/(?P<path>.*)$",
+            serve,
+            {"document_root": settings.MEDIA_ROOT},
+        )
+    )

@@ -9,20 +9,38 @@ from django.utils.translation import gettext_lazy as _
 from distribly.currency import CHOICES, decimals
 from distribly.text import reject_html
 
+from .images import MIN_SIZE, Cover, cover_from_upload
 from .models import Listing
 
 
 class ListingForm(forms.ModelForm[Listing]):
+    """A listing's details. `cleaned_data["cover"]` is a processed `Cover` (or None:
+    unchanged), and `cleaned_data["remove_cover"]` says the seller cleared it."""
+
     currency = forms.ChoiceField(choices=CHOICES, label=_("Currency"))
+    platform = forms.ChoiceField(
+        label=_("Platform"),
+        choices=[("", _("Not specific")), *Listing.Platform.choices],
+        required=False,
+        help_text=_("Optional: where the code is redeemed."),
+    )
+    cover = forms.FileField(
+        label=_("Cover image"),
+        required=False,
+        widget=forms.ClearableFileInput(attrs={"accept": "image/*"}),
+    )
 
     class Meta:
         model = Listing
         fields = [
             "title",
+            "category",
             "description",
             "price",
             "currency",
             "instructions",
+            "platform",
+            "region",
             "restrictions",
             "max_per_order",
             "low_stock_threshold",
@@ -32,6 +50,8 @@ class ListingForm(forms.ModelForm[Listing]):
         ]
         labels = {
             "title": _("Product title"),
+            "category": _("Category"),
+            "region": _("Works in"),
             "description": _("Description"),
             "price": _("Price"),
             "instructions": _("Instructions for the buyer"),
@@ -53,6 +73,11 @@ class ListingForm(forms.ModelForm[Listing]):
             "restrictions": _(
                 'Optional, shown prominently: e.g. "Only redeemable at our Leeds branch".'
             ),
+            "category": _("Where buyers find it."),
+            "region": _(
+                "Optional: the countries where the code works. Leave empty if it works "
+                "everywhere. Buyers elsewhere are warned before they pay."
+            ),
             "low_stock_threshold": _(
                 "Optional: email me when fewer than this many codes are left."
             ),
@@ -65,12 +90,24 @@ class ListingForm(forms.ModelForm[Listing]):
             "description": forms.Textarea(attrs={"rows": 5}),
             "instructions": forms.Textarea(attrs={"rows": 5}),
             "restrictions": forms.Textarea(attrs={"rows": 2}),
+            "region": forms.SelectMultiple(attrs={"size": 6}),
         }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.label_suffix = ""
         self.fields["instructions"].required = True
+        self.fields["cover"].help_text = _(
+            "Optional: a JPEG, PNG, WebP or GIF, at least %(width)d x %(height)d pixels "
+            "(1200 x 630 looks best), up to %(limit)d MB. Shown on your cards and when "
+            "the page is shared; we crop it to fit and remove its metadata."
+        ) % {
+            "width": MIN_SIZE[0],
+            "height": MIN_SIZE[1],
+            "limit": settings.COVER_IMAGE_MAX_BYTES // (1024 * 1024),
+        }
+        if self.instance.cover_card:
+            self.fields["cover"].initial = self.instance.cover_card
         # Left empty, the listing keeps its window (14 days for a new one).
         self.fields["claim_window_days"].required = False
         self.fields["claim_window_days"].help_text = _(
@@ -99,7 +136,20 @@ class ListingForm(forms.ModelForm[Listing]):
                 _("%(currency)s has no minor unit: use a whole amount.")
                 % {"currency": currency},
             )
+        data["remove_cover"] = data.get("cover") is False
+        if data.get("cover") is False:
+            data["cover"] = None
         return data
+
+    def clean_cover(self) -> Cover | bool | None:
+        """A new upload becomes a `Cover`; False when the seller cleared the image."""
+        upload = self.cleaned_data.get("cover")
+        if not upload or not hasattr(upload, "read"):
+            return upload if upload is False else None
+        try:
+            return cover_from_upload(upload, upload.size)
+        finally:
+            upload.close()
 
     def clean_claim_window_days(self) -> int:
         days = self.cleaned_data.get("claim_window_days")

@@ -9,6 +9,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+from django_countries.fields import CountryField
 
 from distribly.accounts.payouts import seller_can_sell
 from distribly.currency import format_amount
@@ -36,6 +37,34 @@ class Listing(models.Model):
     class Kind(models.TextChoices):
         UNIQUE_CODES = "unique_codes", _("Unique codes")
 
+    class Category(models.TextChoices):
+        """The kinds of unique codes of the help page."""
+
+        ACCESS_CODES = "access_codes", _("Access codes")
+        LICENCE_KEYS = "licence_keys", _("Licence and serial keys")
+        PRODUCT_VOUCHERS = "product_vouchers", _("Product vouchers")
+        GIFT_VOUCHERS = "gift_vouchers", _("Gift vouchers")
+        SERVICE_VOUCHERS = "service_vouchers", _("Service vouchers")
+        ACTIVATION_CODES = "activation_codes", _("Activation codes")
+        SUBSCRIPTIONS = "subscriptions", _("Fixed-length subscriptions")
+        OTHER = "other", _("Other")
+
+    class Platform(models.TextChoices):
+        """Where a code is redeemed (optional)."""
+
+        WINDOWS = "windows", _("Windows")
+        MACOS = "macos", _("macOS")
+        LINUX = "linux", _("Linux")
+        STEAM = "steam", _("Steam")
+        PLAYSTATION = "playstation", _("PlayStation")
+        XBOX = "xbox", _("Xbox")
+        NINTENDO = "nintendo", _("Nintendo Switch")
+        ANDROID = "android", _("Android")
+        IOS = "ios", _("iPhone and iPad")
+        WEB = "web", _("On the web")
+        IN_STORE = "in_store", _("In store")
+        OTHER = "other", _("Other")
+
     # Reviewed and on the site (on sale, sold out, or paused by the seller).
     APPROVED_STATUSES = (Status.ACTIVE, Status.SOLD_OUT, Status.PAUSED)
 
@@ -57,6 +86,25 @@ class Listing(models.Model):
     )
     currency = models.CharField(max_length=3, default="USD")
     instructions = models.TextField(max_length=5000)
+    # Found (DESIGN "Found"): what kind of code, where it is redeemed, where it works
+    # (no countries: anywhere), and a cover image in the two sizes pages use, made
+    # from the seller's upload by listings.images (the upload itself is not kept).
+    category = models.CharField(
+        max_length=20,
+        choices=Category.choices,
+        default=Category.OTHER,
+        db_default=Category.OTHER,
+    )
+    platform = models.CharField(
+        max_length=20, choices=Platform.choices, blank=True, db_default=""
+    )
+    region = CountryField(multiple=True, blank=True, default="", db_default="")
+    cover_card = models.ImageField(
+        upload_to="covers/%Y/%m/", blank=True, db_default="", max_length=200
+    )
+    cover_share = models.ImageField(
+        upload_to="covers/%Y/%m/", blank=True, db_default="", max_length=200
+    )
     restrictions = models.TextField(max_length=1000, blank=True)
     low_stock_threshold = models.PositiveIntegerField(null=True, blank=True)
     max_per_order = models.PositiveSmallIntegerField(
@@ -110,7 +158,12 @@ class Listing(models.Model):
         indexes = [
             models.Index(
                 fields=["seller", "-created_at"], name="listing_seller_created_idx"
-            )
+            ),
+            models.Index(
+                fields=["category", "-created_at"],
+                condition=models.Q(status="active"),
+                name="listing_category_active_idx",
+            ),
         ]
         constraints = [
             models.CheckConstraint(

@@ -35,6 +35,7 @@ from distribly.tasks import enqueue, enqueue_on_commit
 
 from .emails import waitlist_notice_message
 from .exceptions import ListingError, WaitlistLimited
+from .images import Cover, cover_delete, cover_store
 from .models import ExchangeRate, Listing, ListingRevision, WaitlistEntry
 from .selectors import (
     RATES_CACHE_KEY,
@@ -63,7 +64,13 @@ REVIEWED_FIELDS = (
     "instructions",
     "restrictions",
     "validity_days",
+    "category",
+    "platform",
+    "region",
 )
+# The cover image (its two stored sizes) is reviewed too; it is given to the
+# services as a processed `Cover` (listings.images), not as field values.
+COVER_FIELDS = ("cover_card", "cover_share")
 # What a seller may change on a listing: the above, and what only concerns them
 # (the claim window and backorders apply to sales from now on).
 EDITABLE_FIELDS = (
@@ -77,15 +84,36 @@ EDITABLE_FIELDS = (
 CREATE_ONLY_FIELDS = ("codes_case_insensitive",)
 
 
-def listing_create(*, seller: Any, **fields: Any) -> Listing:
+def listing_create(
+    *, seller: Any, cover: Cover | None = None, **fields: Any
+) -> Listing:
     """Create a listing and submit it for review."""
     unknown = set(fields) - set(EDITABLE_FIELDS) - set(CREATE_ONLY_FIELDS)
     if unknown:
         raise TypeError(f"unknown listing fields: {sorted(unknown)}")
     listing = Listing(seller=seller, status=S.PENDING_REVIEW, **fields)
     listing.full_clean()
+    if cover is not None:
+        listing.cover_card, listing.cover_share = cover_store(cover)
     listing.save()
     return listing
+
+
+def _cover_fields(cover: Cover | None, remove_cover: bool) -> dict[str, str]:
+    """The cover field values an edit sets: stored new files, "" to remove, or none."""
+    if cover is not None:
+        card, share = cover_store(cover)
+        return {"cover_card": card, "cover_share": share}
+    return dict.fromkeys(COVER_FIELDS, "") if remove_cover else {}
+
+
+def _covers_dropped(listing: Listing, names: Any) -> None:
+    """After commit, delete cover files nothing uses any more: `names` minus what
+    the listing shows now."""
+    live = {listing.cover_card.name, listing.cover_share.name}
+    unused = [n for n in names if n and n not in live]
+    if unused:
+        transaction.on_commit(lambda: cover_delete(*unused))
 
 
 @dataclass(frozen=True)
@@ -97,22 +125,40 @@ class ListingUpdate:
     in_review: tuple[str, ...] = ()
 
 
-def listing_update(*, listing: Listing, **fields: Any) -> ListingUpdate:
+def listing_update(
+    *,
+    listing: Listing,
+    cover: Cover | None = None,
+    remove_cover: bool = False,
+    **fields: Any,
+) -> ListingUpdate:
     """Edit a listing.
 
     A listing not yet approved (or rejected) changes at once, and a rejected one goes
     back to review. On an approved listing, the alert threshold and the per-order
     maximum change at once; changes to the reviewed fields wait in one pending
-    ListingRevision for staff, and the approved version stays on sale. Raises
+    ListingRevision for staff, and the approved version stays on sale. A new cover
+    (or its removal, `remove_cover`) is a reviewed change like the others. Raises
     ListingError, or ValidationError for values the listing cannot take.
     """
     unknown = set(fields) - set(EDITABLE_FIELDS)
     if unknown:
         raise TypeError(f"unknown listing fields: {sorted(unknown)}")
+    new_cover = _cover_fields(cover, remove_cover)
+    try:
+        return _listing_update(listing, {**fields, **new_cover})
+    except Exception:  # the new files are deleted, and the error goes on
+        cover_delete(*new_cover.values())
+        raise
+
+
+def _listing_update(listing: Listing, fields: dict[str, Any]) -> ListingUpdate:
+    reviewed = (*REVIEWED_FIELDS, *COVER_FIELDS)
     with transaction.atomic():
         listing = Listing.objects.select_for_update().get(pk=listing.pk)
         if listing.status == S.ARCHIVED:
             raise ListingError(_("An archived listing can't be edited."))
+        old_covers = (listing.cover_card.name, listing.cover_share.name)
         if listing.status not in Listing.APPROVED_STATUSES:
             _withdraw_pending(listing)  # the whole listing is in review again
             for name, value in fields.items():
@@ -121,6 +167,7 @@ def listing_update(*, listing: Listing, **fields: Any) -> ListingUpdate:
                 listing.status = S.PENDING_REVIEW
             listing.full_clean()
             listing.save()
+            _covers_dropped(listing, old_covers)
             return ListingUpdate(listing=listing)
         proposed = copy.copy(listing)  # the live row is not touched for these fields
         for name, value in fields.items():
@@ -128,10 +175,10 @@ def listing_update(*, listing: Listing, **fields: Any) -> ListingUpdate:
         proposed.full_clean()  # refuse bad values now, not at review time
         changes = {
             name: fields[name]
-            for name in REVIEWED_FIELDS
+            for name in reviewed
             if name in fields and getattr(proposed, name) != getattr(listing, name)
         }
-        for name in set(fields) - set(REVIEWED_FIELDS):
+        for name in set(fields) - set(reviewed):
             setattr(listing, name, fields[name])
         listing.save()
         _propose(listing, changes)
@@ -147,9 +194,16 @@ def _propose(listing: Listing, changes: dict[str, Any]) -> None:
 
 
 def _withdraw_pending(listing: Listing) -> None:
-    ListingRevision.objects.filter(
+    pending = ListingRevision.objects.filter(
         listing=listing, status=ListingRevision.Status.PENDING
-    ).update(status=ListingRevision.Status.WITHDRAWN, updated_at=timezone.now())
+    )
+    for changes in pending.values_list("changes", flat=True):
+        _covers_dropped(listing, _proposed_covers(changes))
+    pending.update(status=ListingRevision.Status.WITHDRAWN, updated_at=timezone.now())
+
+
+def _proposed_covers(changes: dict[str, Any]) -> list[str]:
+    return [changes.get(name, "") for name in COVER_FIELDS]
 
 
 def listing_revision_approve(*, revision: ListingRevision, by: Any) -> ListingRevision:
@@ -159,10 +213,12 @@ def listing_revision_approve(*, revision: ListingRevision, by: Any) -> ListingRe
         if revision.status != ListingRevision.Status.PENDING:
             raise ListingError(_("Only changes waiting for review can be approved."))
         listing = Listing.objects.select_for_update().get(pk=revision.listing_id)
+        old_covers = (listing.cover_card.name, listing.cover_share.name)
         for name, value in revision.changes.items():
             setattr(listing, name, value)
         listing.full_clean()  # also turns the stored price string back into a Decimal
         listing.save()
+        _covers_dropped(listing, old_covers)
         _reviewed(revision, ListingRevision.Status.APPROVED, by, "")
     return revision
 
@@ -178,6 +234,7 @@ def listing_revision_reject(
         revision = ListingRevision.objects.select_for_update().get(pk=revision.pk)
         if revision.status != ListingRevision.Status.PENDING:
             raise ListingError(_("Only changes waiting for review can be rejected."))
+        _covers_dropped(revision.listing, _proposed_covers(revision.changes))
         _reviewed(revision, ListingRevision.Status.REJECTED, by, reason)
     return revision
 

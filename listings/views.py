@@ -232,9 +232,13 @@ def listing_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         return redirect("listings:listing-list")
     pending = listing_pending_changes(listing=listing)
     # The form shows what the seller last proposed, not the live version.
-    form = ListingForm(request.POST or None, instance=listing, initial=pending)
+    form = ListingForm(
+        request.POST or None, request.FILES or None, instance=listing, initial=pending
+    )
     if request.method == "POST" and form.is_valid():
         fields = {name: form.cleaned_data[name] for name in EDITABLE_FIELDS}
+        fields["cover"] = form.cleaned_data["cover"]
+        fields["remove_cover"] = form.cleaned_data["remove_cover"]
         was_rejected = listing.status == Listing.Status.REJECTED
         try:
             update = listing_update(listing=listing, **fields)

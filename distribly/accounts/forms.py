@@ -6,8 +6,10 @@ from django import forms
 from django.conf import settings
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
+from django_countries import countries
 
 from distribly.currency import CHOICES
+from distribly.text import reject_html
 
 from .models import User
 
@@ -30,11 +32,15 @@ class SignupForm(forms.Form):
 class ProfileForm(forms.ModelForm[User]):
     class Meta:
         model = User
-        fields = ["display_name"]
+        fields = ["display_name", "bio"]
+        widgets = {"bio": forms.Textarea(attrs={"rows": 3})}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
+
+    def clean_bio(self) -> str:
+        return reject_html(self.cleaned_data["bio"].strip(), _("The text about you"))
 
 
 class PreferencesForm(forms.Form):
@@ -47,6 +53,12 @@ class PreferencesForm(forms.Form):
         help_text=_(
             "You always pay in the seller's currency; we show an approximate amount in yours."
         ),
+    )
+    country = forms.ChoiceField(
+        label=_("Your country"),
+        choices=lambda: [("", _("Not set")), *countries],
+        required=False,
+        help_text=_("Product pages warn you when a code doesn't work there."),
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -5,6 +5,7 @@ from typing import Any, ClassVar
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django_countries.fields import CountryField
 
 
 class UserManager(BaseUserManager["User"]):
@@ -45,9 +46,18 @@ class User(AbstractUser):
         blank=True,
         help_text=_("Shown to buyers on your product pages and in their emails."),
     )
+    bio = models.TextField(
+        _("about you"),
+        max_length=500,
+        blank=True,
+        db_default="",
+        help_text=_("A few words for buyers, shown on your storefront. Plain text."),
+    )
     language = models.CharField(
         max_length=8, blank=True, help_text="Pages and emails in this language."
     )
+    # Where the buyer is: product pages warn when a code does not work there.
+    country = CountryField(_("country"), blank=True, default="", db_default="")
     display_currency = models.CharField(
         _("show prices also in"),
         max_length=3,

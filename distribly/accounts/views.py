@@ -9,7 +9,12 @@ from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 
-from distribly.context_processors import CURRENCY_COOKIE, display_currency
+from distribly.context_processors import (
+    COUNTRY_COOKIE,
+    CURRENCY_COOKIE,
+    buyer_country,
+    display_currency,
+)
 
 from .forms import PreferencesForm, ProfileForm
 
@@ -23,6 +28,7 @@ def settings_view(request: HttpRequest) -> HttpResponse:
         initial={
             "display_currency": display_currency(request),
             "language": translation.get_language(),
+            "country": buyer_country(request),
         },
     )
     profile = (
@@ -38,10 +44,12 @@ def settings_view(request: HttpRequest) -> HttpResponse:
         if not is_profile and prefs.is_valid():
             currency = prefs.cleaned_data["display_currency"]
             language = prefs.cleaned_data["language"]
+            country = prefs.cleaned_data["country"]
             if user.is_authenticated:
                 user.display_currency = currency
                 user.language = language
-                user.save(update_fields=["display_currency", "language"])
+                user.country = country
+                user.save(update_fields=["display_currency", "language", "country"])
             translation.activate(language)
             target = request.POST.get("next", "")
             if not url_has_allowed_host_and_scheme(
@@ -51,6 +59,9 @@ def settings_view(request: HttpRequest) -> HttpResponse:
             response = redirect(target or "accounts:settings")
             response.set_cookie(
                 CURRENCY_COOKIE, currency, max_age=365 * 24 * 3600, samesite="Lax"
+            )
+            response.set_cookie(
+                COUNTRY_COOKIE, country, max_age=365 * 24 * 3600, samesite="Lax"
             )
             response.set_cookie(
                 settings.LANGUAGE_COOKIE_NAME,

@@ -27,6 +27,7 @@ FORM = {
     "price": "10.00",
     "currency": "USD",
     "instructions": "Redeem at the till.",
+    "category": "product_vouchers",
     "max_per_order": "5",
 }
 

@@ -49,6 +49,7 @@ def test_upload_is_imported_by_the_worker_after_commit(
             "price": "3.00",
             "currency": "USD",
             "instructions": "Use it",
+            "category": "other",
             "max_per_order": "1",
             "source": "upload",
             "file": SimpleUploadedFile("w.csv", body.encode()),

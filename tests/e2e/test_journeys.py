@@ -66,6 +66,8 @@ def test_seller_staff_and_buyers_journeys(
     menu.get_by_role("link", name="Add an item to sell").click()
     page.get_by_role("link", name="Sell unique codes").click()
     page.get_by_label("Product title").fill("Maker Tools Pro licence")
+    page.get_by_label("Category").select_option(label="Licence and serial keys")
+    page.get_by_label("Platform").select_option(label="Windows")
     page.get_by_label("Description").fill(
         "Desktop app licence. Details: https://example.com/maker"
     )

@@ -22,6 +22,7 @@ FORM = {
     "price": "12.50",
     "currency": "USD",
     "instructions": "Redeem at https://store.example.com/redeem or email help@example.com",
+    "category": "licence_keys",
     "restrictions": "Only redeemable at our Leeds branch",
     "max_per_order": "5",
     "low_stock_threshold": "10",
@@ -142,7 +143,7 @@ def test_upload_must_be_a_csv_and_within_the_size_limit(seller_client, settings)
 def test_jpy_listings_take_whole_amounts_and_reach_stripe_unscaled(client, seller):
     client.force_login(seller)
     form = {
-        "title": "Yen voucher", "price": "1500.50", "currency": "JPY", "instructions": "Use it",
+        "title": "Yen voucher", "price": "1500.50", "currency": "JPY", "instructions": "Use it", "category": "gift_vouchers",
         "max_per_order": "1", "source": "upload", "file": SimpleUploadedFile("c.csv", b"YEN-CODE-0001\n"),
     }  # fmt: skip
     html = client.post(reverse("codes:unique-codes-create"), form).content.decode()

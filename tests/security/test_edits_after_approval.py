@@ -23,6 +23,7 @@ def _edit(client, listing, **changes):
         "price": str(listing.price),
         "currency": listing.currency,
         "instructions": listing.instructions,
+        "category": listing.category,
         "restrictions": listing.restrictions,
         "max_per_order": listing.max_per_order,
         "low_stock_threshold": listing.low_stock_threshold or "",
