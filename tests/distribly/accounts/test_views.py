@@ -11,6 +11,7 @@ from django.core import mail
 from django.urls import reverse
 
 from codes.models import Code
+from distribly.context_processors import buyer_country
 
 pytestmark = pytest.mark.django_db
 
@@ -121,3 +122,35 @@ def test_settings_page_saves_the_seller_name(client, user_factory):
     assert response.status_code == 302
     user.refresh_from_db()
     assert user.display_name == "Keys & Co"
+
+
+def test_the_profile_takes_a_plain_text_bio_for_the_storefront(client, user_factory):
+    user = user_factory()
+    client.force_login(user)
+    url = reverse("accounts:settings")
+    client.post(url, {"display_name": "Keys & Co", "bio": "  Keys since 2019.  "})
+    user.refresh_from_db()
+    assert user.bio == "Keys since 2019."
+    response = client.post(url, {"display_name": "Keys & Co", "bio": "<b>Best</b>"})
+    assert response.status_code == 200
+    assert "HTML" in response.content.decode()
+    user.refresh_from_db()
+    assert user.bio == "Keys since 2019."
+
+
+def test_the_country_in_settings_is_kept_for_guests_and_accounts(client, user_factory):
+    url = reverse("accounts:settings")
+    prefs = {"language": "en", "display_currency": "USD"}
+    response = client.post(url, {**prefs, "country": "FR"})
+    assert response.cookies["country"].value == "FR"
+    assert buyer_country(client.get(url).wsgi_request) == "FR"
+    assert client.post(url, {**prefs, "country": "XX"}).status_code == 200  # refused
+
+    user = user_factory()
+    client.force_login(user)
+    client.post(url, {**prefs, "country": "ES"})
+    user.refresh_from_db()
+    assert user.country == "ES"
+    # The account's choice wins over an older cookie.
+    client.cookies["country"] = "FR"
+    assert buyer_country(client.get(url).wsgi_request) == "ES"
