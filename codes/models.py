@@ -103,15 +103,60 @@ class CodeBatch(models.Model):
         return self.status in self.FINISHED
 
     @property
-    def progress_text(self) -> str:
+    def import_phase(self) -> str:
+        """Where the import is, honestly: "waiting" (for a worker, or to be retried),
+        "reading" the file (bytes_processed of bytes_total), "merging" (the file is
+        read; duplicates are checked and the codes saved, which has no byte count),
+        or "done" (finished, whatever the outcome)."""
+        if self.is_finished:
+            return "done"
         if self.status == self.Status.RECEIVED:
-            return "Waiting for an import worker…"
-        if self.status == self.Status.IMPORTING:
-            if self.bytes_total:
-                pct = min(100, int(100 * self.bytes_processed / self.bytes_total))
-                return f"Importing: {self.lines_processed:,} lines read ({pct}%)"
-            return f"Importing: {self.lines_processed:,} lines processed"
-        return self.get_status_display()
+            return "waiting"
+        if self.bytes_total and self.bytes_processed >= self.bytes_total:
+            return "merging"
+        return "reading"
+
+    @property
+    def progress_percent(self) -> int | None:
+        """Share of the file read, while reading it (None otherwise)."""
+        if self.import_phase != "reading" or not self.bytes_total:
+            return None
+        return min(100, int(100 * self.bytes_processed / self.bytes_total))
+
+    @property
+    def progress_text(self) -> str:
+        phase = self.import_phase
+        retried = self.import_attempts > 1 or (
+            phase == "waiting" and self.import_attempts > 0
+        )
+        if phase == "waiting":
+            if retried:
+                return str(
+                    _(
+                        "The import was interrupted: it starts again in a moment, "
+                        "and no line will be imported twice."
+                    )
+                )
+            return str(_("Waiting for an import worker…"))
+        if phase == "merging":
+            text = _(
+                "Finishing: %(lines)s lines read; checking for duplicates and "
+                "saving your codes…"
+            ) % {"lines": f"{self.lines_processed:,}"}
+        elif self.progress_percent is not None:
+            text = _("Reading your file: %(lines)s lines (%(percent)d%%)") % {
+                "lines": f"{self.lines_processed:,}",
+                "percent": self.progress_percent,
+            }
+        elif phase == "reading":
+            text = _("Reading your file: %(lines)s lines") % {
+                "lines": f"{self.lines_processed:,}"
+            }
+        else:
+            return str(self.get_status_display())
+        if retried:
+            return str(_("Retrying after an interruption.")) + " " + str(text)
+        return str(text)
 
 
 class BatchIssue(models.Model):

@@ -78,6 +78,16 @@ def _create_batch(listing: Listing, form: CodesForm) -> CodeBatch:
     )
 
 
+def _import_note(batch: CodeBatch) -> str:
+    """ "Importing" only while it is: with eager tasks or a quick worker the import
+    is already done (or failed) when the seller lands on the batch page, which then
+    says how it went."""
+    batch.refresh_from_db(fields=["status"])
+    if batch.status in (CodeBatch.Status.RECEIVED, CodeBatch.Status.IMPORTING):
+        return _("We're importing your codes now.")
+    return ""
+
+
 def _codes_form(request: HttpRequest, *, new_listing: bool = False) -> CodesForm:
     return CodesForm(
         request.POST or None,
@@ -108,13 +118,10 @@ def unique_codes_create(request: AuthenticatedRequest) -> HttpResponse:
         except CodesError as e:
             codes_form.add_error(None, str(e))
         else:
-            messages.success(
-                request,
-                _(
-                    "“%(title)s” is submitted for review. We're importing your codes now."
-                )
-                % {"title": listing.title},
-            )
+            submitted = _("“%(title)s” is submitted for review.") % {
+                "title": listing.title
+            }
+            messages.success(request, f"{submitted} {_import_note(batch)}".strip())
             return redirect(batch)
     return render(
         request,
@@ -139,7 +146,11 @@ def batch_add(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         except CodesError as e:
             form.add_error(None, str(e))
         else:
-            messages.success(request, _("Your codes are being imported."))
+            messages.success(
+                request,
+                _import_note(batch)
+                or _("Your file was received: the report is below."),
+            )
             return redirect(batch)
     return render(
         request, "codes/batch_add.html", {"listing": listing, "codes_form": form}
@@ -174,9 +185,9 @@ def batch_progress(request: AuthenticatedRequest, pk: int) -> JsonResponse:
         {
             "status": batch.status,
             "finished": batch.is_finished,
+            "phase": batch.import_phase,
+            "percent": batch.progress_percent,
             "lines_processed": batch.lines_processed,
-            "bytes_processed": batch.bytes_processed,
-            "lines_total": batch.bytes_total,
             "progress_text": batch.progress_text,
             "accepted": batch.accepted,
             "duplicates": batch.duplicates,

@@ -40,6 +40,7 @@ class ListingAdmin(admin.ModelAdmin[Listing]):
         "reviewed_by",
         "created_at",
         "updated_at",
+        "review_link",
         "batches_link",
     ]
     fields = [
@@ -56,6 +57,7 @@ class ListingAdmin(admin.ModelAdmin[Listing]):
         "review_note",
         "reviewed_at",
         "reviewed_by",
+        "review_link",
         "batches_link",
         "created_at",
         "updated_at",
@@ -68,6 +70,14 @@ class ListingAdmin(admin.ModelAdmin[Listing]):
     @admin.display(description="Available quantity", ordering="available")
     def available(self, obj: ListingWithCounts) -> int:
         return obj.available
+
+    @admin.display(description="Review")
+    def review_link(self, obj: Listing) -> str:
+        # By URL name: the review pages belong to codes, a layer above listings.
+        url = reverse("admin:codes_review_listing", args=[obj.pk])
+        return format_html(
+            '<a href="{}">Everything of this listing that waits, in one look</a>', url
+        )
 
     @admin.display(description="Code batches")
     def batches_link(self, obj: Listing) -> str:

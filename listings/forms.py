@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -11,6 +12,7 @@ from distribly.text import reject_html
 
 from .images import MIN_SIZE, Cover, cover_from_upload
 from .models import Listing
+from .search import Sort
 
 
 class ListingForm(forms.ModelForm[Listing]):
@@ -191,3 +193,58 @@ class WaitlistForm(forms.Form):
         kwargs.setdefault("auto_id", "waitlist_%s")
         super().__init__(*args, **kwargs)
         self.label_suffix = ""
+
+
+class SearchForm(forms.Form):
+    """Search and filter input (listings.search). Everything is optional; bad input
+    is a form error."""
+
+    q = forms.CharField(
+        label=_("Search"),
+        required=False,
+        max_length=200,
+        widget=forms.SearchInput(attrs={"autocomplete": "off"}),
+    )
+    category = forms.ChoiceField(
+        label=_("Category"),
+        required=False,
+        choices=[("", _("All categories")), *Listing.Category.choices],
+    )
+    platform = forms.ChoiceField(
+        label=_("Platform"),
+        required=False,
+        choices=[("", _("Any platform")), *Listing.Platform.choices],
+    )
+    min_price = forms.DecimalField(
+        label=_("Lowest price"),
+        required=False,
+        min_value=Decimal(0),
+        max_digits=10,
+        decimal_places=2,
+        widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"}),
+    )
+    max_price = forms.DecimalField(
+        label=_("Highest price"),
+        required=False,
+        min_value=Decimal(0),
+        max_digits=10,
+        decimal_places=2,
+        widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"}),
+    )
+    in_stock = forms.BooleanField(label=_("In stock only"), required=False)
+    sort = forms.ChoiceField(label=_("Sort by"), required=False, choices=Sort.CHOICES)
+
+    def __init__(self, *args: Any, fixed_category: bool = False, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        if fixed_category:  # a category page: the category is in the URL
+            del self.fields["category"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        low, high = data.get("min_price"), data.get("max_price")
+        if low is not None and high is not None and low > high:
+            self.add_error(
+                "max_price",
+                _("The highest price must be at least the lowest price."),
+            )
+        return data

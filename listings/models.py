@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
 
 from distribly.accounts.payouts import seller_can_sell
-from distribly.currency import format_amount
+from distribly.currency import format_price
 
 # What a listing can sell: its codes that are available and in an approved batch
 # (DESIGN invariant 4). The one definition: listings counts stock through the
@@ -179,7 +179,7 @@ class Listing(models.Model):
 
     @property
     def price_display(self) -> str:
-        return format_amount(self.price, self.currency)
+        return format_price(self.price, self.currency)
 
     @property
     def is_public(self) -> bool:

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 
 # Counted through the reverse relation `Listing.codes` (listings does not import codes).
 FOR_SALE = Q(**{f"codes__{name}": value for name, value in CODE_FOR_SALE.items()})
+# Held by a checkout in progress: back to available if it is abandoned.
+RESERVED = Q(codes__status="reserved")
 SOLD = Q(codes__status__in=["sold", "redeemed"])
 REDEEMED = Q(codes__status="redeemed")
 # The waitlist line: confirmed entries not yet picked for a "back in stock" email.
@@ -42,6 +44,7 @@ def listing_backordered(*, listing: Listing) -> int:
 
 class StockCounts(TypedDict):
     available: int
+    reserved: int
     sold: int
     redeemed: int
 
@@ -50,9 +53,10 @@ ListingWithCounts: TypeAlias = "WithAnnotations[Listing, StockCounts]"
 
 
 def listings_with_counts(qs: QuerySet[Listing]) -> QuerySet[ListingWithCounts]:
-    """Annotate available / sold / redeemed in the same query (no N+1)."""
+    """Annotate available / reserved / sold / redeemed in the same query (no N+1)."""
     return qs.annotate(
         available=Count("codes", filter=FOR_SALE),
+        reserved=Count("codes", filter=RESERVED),
         sold=Count("codes", filter=SOLD),
         redeemed=Count("codes", filter=REDEEMED),
     )

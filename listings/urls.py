@@ -6,6 +6,9 @@ from . import views
 
 app_name = "listings"
 urlpatterns = [
+    path("search/", views.search, name="search"),
+    path("c/<slug:slug>/", views.category, name="category"),
+    path("sellers/<int:pk>/", views.storefront, name="storefront"),
     path("items/<int:pk>/", views.listing_detail, name="listing-detail"),
     path("items/<int:pk>/embed/", views.listing_embed, name="listing-embed"),
     path("items/<int:pk>/waitlist/", views.waitlist_join_view, name="waitlist-join"),

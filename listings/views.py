@@ -21,10 +21,13 @@ from django.views.decorators.http import (
     require_GET,
     require_http_methods,
     require_POST,
+    require_safe,
 )
+from django_countries import countries
 from django_stubs_ext import StrOrPromise
 
-from distribly.accounts.payouts import seller_can_sell, selling_sellers
+from distribly.accounts.payouts import seller_can_sell
+from distribly.context_processors import buyer_country
 from distribly.http import (
     AuthenticatedRequest,
     client_ip,
@@ -34,13 +37,24 @@ from distribly.http import (
 
 from . import reach
 from .exceptions import ListingError
-from .forms import ListingForm, WaitlistForm
+from .forms import ListingForm, SearchForm, WaitlistForm
 from .models import Listing
+from .search import (
+    PAGE_SIZE,
+    SearchFilters,
+    Sort,
+    category_counts,
+    category_from_slug,
+    category_slug,
+    discoverable_listings,
+    search_listings,
+    seller_codes_sold,
+    storefront_sellers,
+)
 from .selectors import (
     listing_pending_changes,
     listing_queue_counts,
     listing_stock,
-    public_listings,
     seller_listings,
     waitlist_entry_by_token,
 )
@@ -57,10 +71,74 @@ from .services import (
     waitlist_leave,
 )
 
+HOME_RECENT = 12
+
 
 def home(request: HttpRequest) -> HttpResponse:
-    page = Paginator(public_listings(), 24).get_page(request.GET.get("page"))
-    return render(request, "listings/home.html", {"page": page})
+    """The search field, the categories with their counts, and recent listings."""
+    counts = category_counts()
+    categories = [
+        {"label": label, "slug": category_slug(value), "count": counts[value]}
+        for value, label in Listing.Category.choices
+    ]
+    recent = search_listings(filters=SearchFilters(sort=Sort.NEWEST))[:HOME_RECENT]
+    return render(
+        request,
+        "listings/home.html",
+        {"categories": categories, "recent": list(recent)},
+    )
+
+
+def _results_page(
+    request: HttpRequest, *, category: str = "", seller_id: int | None = None
+) -> dict[str, Any]:
+    """The form, the page of results (None while the input is invalid: the form
+    shows what is wrong) and the query string that pagination links keep."""
+    form = SearchForm(request.GET, fixed_category=bool(category))
+    page = None
+    if form.is_valid():
+        filters = SearchFilters.from_form(form.cleaned_data, category=category)
+        results = search_listings(filters=filters, seller_id=seller_id)
+        page = Paginator(results, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return {"form": form, "page": page, "extra_query": query.urlencode()}
+
+
+@require_safe
+def search(request: HttpRequest) -> HttpResponse:
+    """Search results: /search/?q=…, with filters, sort and pages."""
+    context = _results_page(request)
+    context["query"] = (request.GET.get("q") or "").strip()
+    return render(request, "listings/search.html", context)
+
+
+@require_safe
+def category(request: HttpRequest, slug: str) -> HttpResponse:
+    """A category page: a search with the category fixed by the URL."""
+    value = category_from_slug(slug)
+    if value is None:
+        raise Http404
+    context = _results_page(request, category=value)
+    context["category_label"] = Listing.Category(value).label
+    return render(request, "listings/category.html", context)
+
+
+@require_safe
+def storefront(request: HttpRequest, pk: int) -> HttpResponse:
+    """A seller's storefront: who they are, their track record, their listings."""
+    seller = get_object_or_404(storefront_sellers(), pk=pk)
+    results = search_listings(filters=SearchFilters(sort=Sort.NEWEST), seller_id=pk)
+    page = Paginator(results, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "listings/storefront.html",
+        {
+            "seller": seller,
+            "page": page,
+            "codes_sold": seller_codes_sold(seller_id=pk),
+        },
+    )
 
 
 @verified_email_required
@@ -135,8 +213,31 @@ def _render_detail(
             ),
             # The seller sees how many wait, never who.
             "queue": listing_queue_counts(listing_id=listing.pk) if is_owner else None,
+            **_found_context(request, listing),
         },
     )
+
+
+def _absolute_media(url: str) -> str:
+    """Open Graph wants absolute image URLs; local storage gives /media/… paths."""
+    return settings.SITE_URL + url if url.startswith("/") else url
+
+
+def _found_context(request: HttpRequest, listing: Listing) -> dict[str, Any]:
+    """Category, platform and region facts, the buyer's-country warning, the covers."""
+    region = list(listing.region)
+    country = buyer_country(request)
+    outside = bool(region) and bool(country) and country not in {c.code for c in region}
+    return {
+        "category_url": reverse(
+            "listings:category", args=[category_slug(listing.category)]
+        ),
+        "works_in": ", ".join(sorted(str(c.name) for c in region)),
+        "buyer_country_name": countries.name(country) if outside else "",
+        "share_image": (
+            _absolute_media(listing.cover_share.url) if listing.cover_share else ""
+        ),
+    }
 
 
 @require_POST
@@ -339,15 +440,37 @@ def oembed(request: HttpRequest) -> HttpResponse:
 
 
 class ListingSitemap(Sitemap[Listing]):
+    """Product pages of the listings buyers can find (on sale or sold out)."""
+
     changefreq = "daily"
 
     def items(self) -> Any:
-        return Listing.objects.filter(
-            selling_sellers(), status=Listing.Status.ACTIVE, seller__is_active=True
-        ).order_by("pk")
+        return discoverable_listings().order_by("pk")
 
     def lastmod(self, item: Listing) -> Any:
         return item.updated_at
+
+
+class CategorySitemap(Sitemap[str]):
+    """Category pages that list something."""
+
+    changefreq = "daily"
+
+    def items(self) -> list[str]:
+        return [value for value, n in category_counts().items() if n]
+
+    def location(self, item: str) -> str:
+        return reverse("listings:category", args=[category_slug(item)])
+
+
+class StorefrontSitemap(Sitemap[Any]):
+    changefreq = "weekly"
+
+    def items(self) -> Any:
+        return storefront_sellers().order_by("pk")
+
+    def location(self, item: Any) -> str:
+        return reverse("listings:storefront", args=[item.pk])
 
 
 ROBOTS = """User-agent: *

@@ -4,11 +4,13 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import BadRequest, PermissionDenied
 from django.db.models import Case, QuerySet, When
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import URLPattern, path
+from django.urls import URLPattern, path, reverse
+from django.views.decorators.http import require_POST
 
 from distribly.admin import ReadOnlyAdmin, reject_with_reason
 from distribly.errors import FieldError
@@ -292,6 +294,7 @@ class ClaimAdmin(ReadOnlyAdmin):
     list_select_related = ("order", "seller")
     readonly_fields = ("order", "seller", "code", "email", "reason", "message", "status", "respond_by", "seller_message", "escalated_at", "escalation_message", "staff_message", "decided_at", "decided_by", "automatic", "replacement", "refund", "created_at")  # fmt: skip
     actions = ("replace", "refund", "reject")
+    change_form_template = "admin/sales/claim/change_form.html"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Claim]:
         """Escalated claims (waiting for staff) first."""
@@ -363,8 +366,51 @@ class ClaimAdmin(ReadOnlyAdmin):
                 self.admin_site.admin_view(self.sellers_view),
                 name="sales_claim_sellers",
             ),
+            path(
+                "<int:claim_id>/decide/",
+                self.admin_site.admin_view(require_POST(self.decide_view)),
+                name="sales_claim_decide",
+            ),
             *super().get_urls(),
         ]
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        """The claim's evidence, with Replace/Refund/Reject buttons while it waits
+        for staff (escalated) and the user may decide (one look, issue 14)."""
+        context = {"may_decide": self.has_decide_permission(request)}
+        return super().change_view(
+            request, object_id, form_url, {**context, **(extra_context or {})}
+        )
+
+    def decide_view(self, request: HttpRequest, claim_id: int) -> HttpResponse:
+        """One staff decision from the claim's page, through the claim services."""
+        if not self.has_decide_permission(request):
+            raise PermissionDenied
+        claim = get_object_or_404(Claim, pk=claim_id)
+        decision = request.POST.get("decision")
+        reason = request.POST.get("reason", "").strip()
+        try:
+            if decision == "replace":
+                claim_replace(claim=claim, by=request.user, staff=True)
+            elif decision == "refund":
+                claim_refund(claim=claim, by=request.user, staff=True)
+            elif decision == "reject":
+                claim_reject(claim=claim, by=request.user, message=reason, staff=True)
+            else:
+                raise BadRequest("unknown decision")  # not one of the page's buttons
+        except (ClaimError, RefundError, FieldError) as e:
+            messages.error(request, str(e))
+        else:
+            messages.success(request, f"{claim}: done; both sides are told.")
+        return HttpResponseRedirect(
+            reverse("admin:sales_claim_change", args=[claim_id])
+        )
 
     def sellers_view(self, request: HttpRequest) -> HttpResponse:
         """Sellers whose share of sales with an upheld problem is over the threshold."""

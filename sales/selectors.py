@@ -122,6 +122,15 @@ def sales_rows(orders: list[Order]) -> list[SaleRow]:
     ]
 
 
+def sale_code_position(*, code: Code) -> int:
+    """Which of its order's codes this is (1-based), counted as Sales lists them."""
+    return (
+        Code.objects.filter(order_id=code.order_id, id__lte=code.pk)
+        .exclude(status=Code.Status.RESERVED)
+        .count()
+    )
+
+
 def orders_for_buyer(*, user: Any) -> Any:
     """My purchases: orders placed while signed in, or to one of the user's verified emails."""
     emails_ = EmailAddress.objects.filter(user=user, verified=True).values_list(

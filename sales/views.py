@@ -15,17 +15,19 @@ from django.http import (
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import translation
+from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from codes.exceptions import CodesError, OutOfStock
 from codes.forms import ValidateForm
+from codes.importing.text import mask
 from codes.models import Code, CodeReveal
 from codes.services.reveal import code_reveal
 from codes.services.validation import code_state
 from codes.views import validate_render
-from distribly.currency import quantize
+from distribly.currency import format_amount, quantize
 from distribly.downloads import csv_response
 from distribly.errors import FieldError
 from distribly.http import (
@@ -44,6 +46,7 @@ from .models import Order, Payment
 from .payments import get_provider
 from .payments.base import PaymentError
 from .selectors import (
+    sale_code_position,
     sales_rows,
     sales_totals,
     seller_sales,
@@ -192,6 +195,7 @@ class Revealed:
     """The one code value shown after Show code."""
 
     code_id: int
+    order_id: int
     value: str
 
 
@@ -201,21 +205,35 @@ def _sales_filter(request: AuthenticatedRequest) -> SalesFilterForm:
     )
 
 
+def _sales_query(request: HttpRequest, *drop: str) -> str:
+    """The Sales page's query string (filters, page) without the keys in `drop`."""
+    query = request.GET.copy()
+    for key in drop:
+        query.pop(key, None)
+    return query.urlencode()
+
+
+def _sales_url(request: HttpRequest) -> str:
+    """Back to Sales as the seller left it (filters and page)."""
+    query = _sales_query(request, "code")
+    return reverse("sales:sales-list") + (f"?{query}" if query else "")
+
+
 def _sales_context(
     request: AuthenticatedRequest, revealed: Revealed | None = None
 ) -> dict[str, object]:
     form = _sales_filter(request)
     qs = seller_sales(seller_id=request.user.pk, filters=form.filters())
     page = Paginator(qs, 25).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
     return {
         "form": form,
         "page": page,
         "rows": sales_rows(list(page.object_list)),
         "totals": sales_totals(qs),
         "revealed": revealed,
-        "extra_query": query.urlencode(),
+        "extra_query": _sales_query(request, "page"),
+        # Actions come back to this page, filters and page number included.
+        "page_query": _sales_query(request),
     }
 
 
@@ -224,14 +242,24 @@ def sales_list(request: AuthenticatedRequest) -> HttpResponse:
     return render(request, "sales/sales_list.html", _sales_context(request))
 
 
+def _wants_fragment(request: HttpRequest) -> bool:
+    """sales.js asks for the revealed code alone, to show it in place."""
+    return request.headers.get("X-Requested-With") == "XMLHttpRequest"
+
+
 @require_POST
 @verified_email_required
 def sales_show_code(request: AuthenticatedRequest, code_id: int) -> HttpResponse:
-    """Show code: a POST that reveals one sold code inline and records who saw it."""
+    """Show code: a POST that reveals one sold code and records who saw it.
+
+    Without JavaScript it answers with the Sales page showing the code; asked by
+    sales.js (X-Requested-With), with just the code and its Copy button. Either
+    way the reveal is audited, and the code travels only in the response body.
+    """
     code = get_object_or_404(
         Code, pk=code_id, seller=request.user, order_id__isnull=False
     )
-    if code.status == Code.Status.RESERVED:
+    if code.status == Code.Status.RESERVED or code.order_id is None:
         raise Http404
     value = code_reveal(
         code=code,
@@ -239,29 +267,82 @@ def sales_show_code(request: AuthenticatedRequest, code_id: int) -> HttpResponse
         ip=client_ip(request),
         kind=CodeReveal.Kind.SHOW_CODE,
     )
-    response = render(
-        request,
-        "sales/sales_list.html",
-        _sales_context(request, revealed=Revealed(code_id=code.pk, value=value)),
-    )
+    if _wants_fragment(request):
+        order = get_object_or_404(
+            Order.objects.only("reference"), pk=code.order_id, seller=request.user
+        )
+        response = render(
+            request,
+            "sales/_revealed_code.html",
+            {
+                "code_id": code.pk,
+                "value": value,
+                "position": sale_code_position(code=code),
+                "reference": order.reference,
+            },
+        )
+    else:
+        revealed = Revealed(code_id=code.pk, order_id=code.order_id, value=value)
+        response = render(
+            request, "sales/sales_list.html", _sales_context(request, revealed)
+        )
     response["Cache-Control"] = "no-store"
+    patch_vary_headers(response, ["X-Requested-With"])
     return response
 
 
-@require_POST
+def _code_from(order: Order, value: str | None, seller: object) -> Code | None:
+    """The order's code named by a form or link (None: the whole order)."""
+    if not value:
+        return None
+    if not (value.isascii() and value.isdigit()):
+        raise Http404
+    return get_object_or_404(Code, pk=int(value), order_id=order.pk, seller=seller)
+
+
+REFUNDABLE_ORDERS = (Order.Status.FULFILLED, Order.Status.BACKORDERED)
+CANCELLABLE_CODES = (Code.Status.SOLD, Code.Status.REDEEMED)
+
+
+@require_http_methods(["GET", "POST"])
 @verified_email_required
 def sales_refund(request: AuthenticatedRequest, reference: str) -> HttpResponse:
-    order = get_object_or_404(Order, reference=reference, seller=request.user)
-    code_ids = None
-    if request.POST.get("code"):
-        code = get_object_or_404(
-            Code, pk=request.POST["code"], order_id=order.pk, seller=request.user
+    """Refund an order, or one of its codes (`code`). GET asks to confirm; POST refunds."""
+    order = get_object_or_404(
+        Order.objects.select_related("listing"),
+        reference=reference,
+        seller=request.user,
+    )
+    if request.method == "GET":
+        code = _code_from(order, request.GET.get("code"), request.user)
+        refundable = (
+            code.status in CANCELLABLE_CODES
+            if code is not None
+            else order.status in REFUNDABLE_ORDERS
         )
-        code_ids = [code.pk]
+        return render(
+            request,
+            "sales/refund_confirm.html",
+            {
+                "order": order,
+                "code": code,
+                "position": sale_code_position(code=code) if code else None,
+                "codes_to_cancel": Code.objects.filter(
+                    order_id=order.pk, status__in=CANCELLABLE_CODES
+                ).count(),
+                "remaining": format_amount(
+                    order.amount - order.refunded_amount, order.currency
+                ),
+                "refundable": refundable,
+                "back_query": _sales_query(request, "code"),
+                "back_url": _sales_url(request),
+            },
+        )
+    code = _code_from(order, request.POST.get("code"), request.user)
     try:
         refund = order_refund(
             order=order,
-            code_ids=code_ids,
+            code_ids=[code.pk] if code is not None else None,
             by=request.user,
             reason=request.POST.get("reason", ""),
         )
@@ -280,10 +361,7 @@ def sales_refund(request: AuthenticatedRequest, reference: str) -> HttpResponse:
                 "number": order.reference,
             },
         )
-    return redirect(
-        reverse("sales:sales-list")
-        + ("?" + request.GET.urlencode() if request.GET else "")
-    )
+    return redirect(_sales_url(request))
 
 
 @verified_email_required
@@ -334,13 +412,52 @@ def stripe_webhook(request: HttpRequest) -> HttpResponse:
     return webhook_response(request, provider, provider.parse_webhook)
 
 
-@require_POST
+def _code_cancel_confirm(
+    request: AuthenticatedRequest, code: Code, error: str = ""
+) -> HttpResponse:
+    order = get_object_or_404(
+        Order.objects.only("reference", "email"),
+        pk=code.order_id or 0,
+        seller=request.user,
+    )
+    response = render(
+        request,
+        "sales/code_cancel_confirm.html",
+        {
+            "code": code,
+            "order": order,
+            "position": sale_code_position(code=code),
+            "masked": mask(code.reveal()),
+            "cancellable": code.status in CANCELLABLE_CODES,
+            "refund": request.POST.get("refund", "yes"),
+            "reason": request.POST.get("reason", ""),
+            "error": error,
+            "back_query": _sales_query(request),
+            "back_url": _sales_url(request),
+        },
+        status=400 if error else 200,
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_http_methods(["GET", "POST"])
 @verified_email_required
 def code_cancel(request: AuthenticatedRequest, code_id: int) -> HttpResponse:
-    """Validate a code → Cancel this code: refund the buyer for it, or tell them why not."""
+    """Cancel this code: refund the buyer for it, or tell them why not.
+
+    GET (from Sales) asks to confirm, showing whose code it is. POST cancels: from
+    Validate a code it answers with that page, from Sales (`from=sales`) it goes
+    back to Sales.
+    """
     code = get_object_or_404(
         Code.objects.select_related("listing"), pk=code_id, seller=request.user
     )
+    if request.method == "GET":
+        if code.order_id is None:
+            raise Http404  # never sold: nothing to confirm with a buyer
+        return _code_cancel_confirm(request, code)
+    from_sales = request.POST.get("from") == "sales"
     refund = request.POST.get("refund") == "yes"
     try:
         done = sold_code_cancel(
@@ -350,6 +467,8 @@ def code_cancel(request: AuthenticatedRequest, code_id: int) -> HttpResponse:
             reason=request.POST.get("reason", ""),
         )
     except FieldError as e:
+        if from_sales and code.order_id is not None:
+            return _code_cancel_confirm(request, code, error=e.message)
         messages.error(request, e.message)
     except (CodesError, RefundError) as e:
         messages.error(request, str(e))
@@ -360,5 +479,7 @@ def code_cancel(request: AuthenticatedRequest, code_id: int) -> HttpResponse:
             if done.refund
             else _("The code is cancelled: it can't be used or sold again."),
         )
+    if from_sales:
+        return redirect(_sales_url(request))
     code.refresh_from_db()
     return validate_render(request, ValidateForm(), code_state(code))

@@ -1,13 +1,13 @@
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django import template
 from django.utils.html import urlize
 from django.utils.safestring import SafeString, mark_safe
 
-from distribly.currency import convert, format_symbol
+from distribly.currency import convert, format_amount, format_symbol
 from listings.selectors import exchange_rates
 
 register = template.Library()
@@ -36,3 +36,16 @@ def approx(context: Any, amount: Any, currency: str) -> str:
         return ""
     converted = convert(Decimal(amount), currency, target, exchange_rates())
     return f"≈ {format_symbol(converted, target)}" if converted is not None else ""
+
+
+@register.filter
+def money(amount: Any, currency: str) -> str:
+    """{{ payout.amount|money:payout.currency }} → "1,234.50 USD" / "1234,50 USD", in
+    the active language and the currency's minor units; "" for no amount."""
+    if amount is None or amount == "":
+        return ""
+    try:
+        value = Decimal(str(amount))  # str(): a float would carry binary noise
+    except InvalidOperation:
+        return ""
+    return format_amount(value, currency)

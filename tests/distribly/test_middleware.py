@@ -27,7 +27,7 @@ def test_a_browser_asking_for_an_unsupported_language_gets_english_throughout(
 ):
     html = client.get("/accounts/signup/", HTTP_ACCEPT_LANGUAGE="de").content.decode()
     assert '<html lang="en">' in html
-    assert "Sign Up" in html
+    assert "Sign up" in html
 
 
 def test_a_spanish_browser_gets_spanish(client, db):

@@ -52,7 +52,7 @@ def test_buyer_reports_seller_replaces_buyer_sees_new_code(
     seller_page.goto(link_in(smtp.text(notice), "/sell/earnings/problems/"))
     seller_page.get_by_label("Email:", exact=True).fill(seller.email)
     seller_page.get_by_label("Password:", exact=True).fill(PASSWORD)
-    seller_page.get_by_role("button", name="Sign In").click()
+    seller_page.get_by_role("button", name="Log in").click()
     seller_page.get_by_text("What we know about the code").wait_for()
     assert "The store says: invalid code." in seller_page.content()
     shot(seller_page, "claims-02-seller-evidence")

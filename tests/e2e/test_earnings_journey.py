@@ -54,7 +54,7 @@ def test_payouts_sale_fee_refund_and_lost_dispute(
     page.goto(live_server.url + "/accounts/login/")
     page.get_by_label("Email:", exact=True).fill(seller.email)
     page.get_by_label("Password:", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Sign In").click()
+    page.get_by_role("button", name="Log in").click()
     page.goto(live_server.url + "/sell/items/")
     assert "not on sale until payouts are set up" in page.content()
     page.get_by_role("link", name="Set up payouts").first.click()
@@ -81,7 +81,9 @@ def test_payouts_sale_fee_refund_and_lost_dispute(
     assert "2.40" in row.inner_text()
     assert "21.60" in row.inner_text()
     shot(page, "earnings-03-sales")
-    page.get_by_role("button", name="Refund this code").first.click()
+    row.locator("summary").click()  # the order's codes, in a disclosure
+    row.get_by_role("link", name="Refund this code").first.click()
+    page.get_by_role("button", name="Refund this code").click()  # the confirm page
     smtp.wait_for("card@example.com", "Refund")
     wait_until(
         lambda: LedgerEntry.objects.filter(order=order, kind="refund").exists(),

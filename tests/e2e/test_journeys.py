@@ -57,7 +57,7 @@ def test_seller_staff_and_buyers_journeys(
     page.get_by_label("Your name or shop name").fill("Maker Tools")
     page.get_by_label("Password:", exact=True).fill(PASSWORD)
     page.get_by_label("Password (again):", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Sign Up").click()
+    page.get_by_role("button", name="Sign up").click()
     [confirmation] = smtp.wait_for(SELLER, "Confirm")
     page.goto(link_in(smtp.text(confirmation), "/accounts/confirm-email/"))
     page.get_by_role("button", name="Confirm").click()
@@ -110,7 +110,7 @@ def test_seller_staff_and_buyers_journeys(
     staff.goto(live_server.url + "/admin/")
     staff.get_by_label("Email:", exact=True).fill("staff@example.com")
     staff.get_by_label("Password:", exact=True).fill(PASSWORD)
-    staff.get_by_role("button", name="Sign In").click()
+    staff.get_by_role("button", name="Log in").click()
     staff.wait_for_url(live_server.url + "/admin/")
     admin_action(
         staff,
@@ -160,8 +160,18 @@ def test_seller_staff_and_buyers_journeys(
 
     # 4. The seller sees the sale, shows a code, validates and redeems it; the API agrees.
     page.goto(live_server.url + "/sell/sales/")
-    page.get_by_role("button", name="Show code").first.click()
-    assert values[0] in page.content() or values[1] in page.content()
+    row = page.locator("tbody tr", has_text=order.reference)
+    row.locator("summary").click()  # one row per order, its codes in a disclosure
+    row.get_by_role("button", name="Show code 1 of order").click()
+    # sales.js shows it in place, focused, with a Copy button named for the code.
+    first = Code.objects.filter(order_id=order.pk).order_by("id").first()
+    shown = row.locator(f"#sale-code-{first.pk}")
+    shown.wait_for()
+    assert shown.inner_text() == values[0]
+    assert page.evaluate("document.activeElement.id") == shown.get_attribute("id")
+    row.get_by_role(
+        "button", name=f"Copy code 1 of order #{order.reference}"
+    ).wait_for()
     shot(page, "06-sales-show-code")
     menu.get_by_text("My account").click()
     menu.get_by_role("link", name="Validate a code").click()
@@ -179,7 +189,11 @@ def test_seller_staff_and_buyers_journeys(
 
     # 5. The seller refunds the other unit: the buyer is told, the seller gets the code back.
     page.goto(live_server.url + "/sell/sales/")
-    page.get_by_role("button", name="Refund this code").nth(1).click()
+    row = page.locator("tbody tr", has_text=order.reference)
+    row.locator("summary").click()
+    row.get_by_role("link", name="Refund this code").nth(1).click()
+    assert f"Refund code 2 of order #{order.reference}" in page.content()
+    page.get_by_role("button", name="Refund this code").click()
     smtp.wait_for("guest@example.com", "Refund for your order")
     [cancelled] = smtp.wait_for(SELLER, "Cancelled code")
     assert values[1] in smtp.text(cancelled)

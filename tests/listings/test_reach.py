@@ -110,7 +110,7 @@ def test_only_the_embed_route_may_be_framed(client, active_listing):
     assert page["X-Frame-Options"] == "DENY"
 
 
-def test_sitemap_lists_exactly_the_active_listings_and_robots_points_to_it(
+def test_sitemap_lists_exactly_the_listings_on_the_site_and_robots_points_to_it(
     client, active_listing, listing_factory
 ):
     active = active_listing(codes=1)
@@ -119,7 +119,14 @@ def test_sitemap_lists_exactly_the_active_listings_and_robots_points_to_it(
     Listing.objects.filter(pk=paused.pk).update(status=Listing.Status.PAUSED)
     xml = client.get("/sitemap.xml").content.decode()
     locs = re.findall(r"<loc>([^<]+)</loc>", xml)
-    assert locs == [f"http://testserver/items/{active.pk}/"]
+    assert [loc for loc in locs if "/items/" in loc] == [
+        f"http://testserver/items/{active.pk}/"
+    ]
+    # Category pages with listings (the factory's category), and the storefronts of
+    # sellers with listings on the site (paused ones too: their product pages link there).
+    assert "http://testserver/c/other/" in locs
+    assert f"http://testserver/sellers/{active.seller_id}/" in locs
+    assert f"/sellers/{pending.seller_id}/" not in xml
     assert f"/items/{pending.pk}/" not in xml
     robots = client.get("/robots.txt").content.decode()
     assert "Sitemap: " in robots
