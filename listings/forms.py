@@ -235,6 +235,7 @@ class SearchForm(forms.Form):
     sort = forms.ChoiceField(label=_("Sort by"), required=False, choices=Sort.CHOICES)
 
     def __init__(self, *args: Any, fixed_category: bool = False, **kwargs: Any):
+        kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
         if fixed_category:  # a category page: the category is in the URL
             del self.fields["category"]

@@ -102,7 +102,13 @@ def _results_page(
         page = Paginator(results, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
-    return {"form": form, "page": page, "extra_query": query.urlencode()}
+    filtered = any(query.get(name) for name in form.fields if name != "q")
+    return {
+        "form": form,
+        "page": page,
+        "extra_query": query.urlencode(),
+        "filtered": filtered,
+    }
 
 
 @require_safe

@@ -141,4 +141,27 @@
     }
     setTimeout(tick, 1000);
   });
+
+  // A table wider than its panel scrolls sideways: make that region reachable and
+  // scrollable from the keyboard, named after its caption or the panel's heading.
+  function markScrollable() {
+    document.querySelectorAll(".table-wrap").forEach(function (wrap) {
+      var scrolls = wrap.scrollWidth > wrap.clientWidth + 1;
+      if (scrolls && !wrap.hasAttribute("tabindex")) {
+        var caption = wrap.querySelector("caption");
+        var panel = wrap.closest("section, .panel, main");
+        var heading = panel && panel.querySelector("h1, h2, h3");
+        var name = (caption || heading || {}).textContent;
+        wrap.setAttribute("tabindex", "0");
+        wrap.setAttribute("role", "region");
+        if (name) wrap.setAttribute("aria-label", name.trim());
+      } else if (!scrolls && wrap.getAttribute("role") === "region") {
+        wrap.removeAttribute("tabindex");
+        wrap.removeAttribute("role");
+        wrap.removeAttribute("aria-label");
+      }
+    });
+  }
+  markScrollable();
+  window.addEventListener("resize", markScrollable);
 })();
