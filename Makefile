@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock requirements-dev.lock pyproject.toml | cksum | cut -d' ' -f1)
 DEV_ENV := DJANGO_DEBUG=$${DJANGO_DEBUG:-True}
 
-.PHONY: install run test checks smoke e2e chromium lint worker beat bench bench-smoke lock clean
+.PHONY: install run admin-login test checks smoke e2e chromium lint worker beat bench bench-smoke lock clean
 
 $(STAMP): requirements.lock requirements-dev.lock pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -16,12 +16,18 @@ $(STAMP): requirements.lock requirements-dev.lock pyproject.toml
 
 install: $(STAMP)
 
-## run: set up everything and serve http://127.0.0.1:8000 (SQLite, eager tasks, console email)
+## run: set up everything and serve http://127.0.0.1:8000 (SQLite, eager tasks, console email).
+## dev_setup migrates, seeds the demo marketplace, loads sample exchange rates and prints
+## the staff login last, in one process: the development-secrets warning shows once, and
+## runserver (and its autoreloader child, which inherits the variable) filters it out.
+QUIET_DEV_SECRETS := PYTHONWARNINGS="$${PYTHONWARNINGS:+$$PYTHONWARNINGS,}ignore:Using DEVELOPMENT secrets:UserWarning"
 run: install
-	$(DEV_ENV) $(BIN)/python manage.py migrate --noinput
-	$(DEV_ENV) $(BIN)/python manage.py ensure_admin
-	$(DEV_ENV) $(BIN)/python manage.py seed_demo
-	$(DEV_ENV) $(BIN)/python manage.py runserver 127.0.0.1:8000
+	$(DEV_ENV) $(BIN)/python manage.py dev_setup
+	$(DEV_ENV) $(QUIET_DEV_SECRETS) $(BIN)/python manage.py runserver 127.0.0.1:8000
+
+## admin-login: print the development staff login again (make run prints it too)
+admin-login: install
+	@$(DEV_ENV) $(BIN)/python manage.py ensure_admin
 
 ## test: the checks (ruff, ruff format, mypy --strict, the layer contracts, migrations)
 ## and the pytest suite (PostgreSQL when DATABASE_URL is set)
@@ -51,14 +57,18 @@ smoke: install
 	$(BIN)/pytest -m deploy tests/deploy $(PYTEST_ARGS)
 
 chromium:
-	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -q chromium >/dev/null; } \
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && { apt-get install -y -q chromium >/dev/null \
+	  || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; }; } \
 	  || { echo "Install Debian's chromium (apt-get install chromium) for the journeys"; exit 1; }
 
 lint: checks
 
-## worker / beat: the Celery processes (need REDIS_URL)
+## worker / beat: the Celery processes (need REDIS_URL). Each worker on a host needs its
+## own name: `make worker WORKER=worker2` in a second shell. One beat only: a second one
+## refuses to start (it holds a lock in Redis).
+WORKER ?= worker1
 worker: install
-	$(BIN)/celery -A distribly worker --loglevel=INFO --pool=threads --concurrency=4
+	$(BIN)/celery -A distribly worker --loglevel=INFO --pool=threads --concurrency=4 -n $(WORKER)@%h
 
 beat: install
 	$(BIN)/celery -A distribly beat --loglevel=INFO

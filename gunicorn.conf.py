@@ -19,9 +19,34 @@ keepalive = 5
 # Recycle workers now and then (bounded memory growth), never all at once.
 max_requests = 2000
 max_requests_jitter = 200
+# No control socket (gunicorn ≥ 25; we do not use gunicornc): its default path is
+# per user ($HOME/.gunicorn/gunicorn.ctl, the code directory in the image), so two
+# gunicorns on one host would take each other's.
+control_socket_disable = True
 accesslog = "-"
 errorlog = "-"
 # The proxy in front terminates TLS and sets X-Forwarded-*; Django decides what
 # to believe (TRUSTED_PROXY_COUNT, see the README).
 # Query strings can never hold a code (codes travel in bodies), but keep logs lean.
 access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms'
+
+# LOG_FORMAT=json: gunicorn's own lines (start-up, worker timeouts, the access log) are
+# JSON objects too, like the app's, so that one collector parses the whole stream.
+if os.getenv("LOG_FORMAT") == "json":
+    logconfig_dict = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "distribly.logs.JsonFormatter"}},
+        "handlers": {
+            "json": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "stream": "ext://sys.stderr",
+            }
+        },
+        "root": {"level": "INFO", "handlers": []},
+        "loggers": {
+            name: {"level": "INFO", "handlers": ["json"], "propagate": False}
+            for name in ("gunicorn.error", "gunicorn.access")
+        },
+    }

@@ -55,9 +55,14 @@ def email_batch_reviewed_task(batch_id: int) -> None:
         batch_reviewed_message(batch).send()
 
 
-@shared_task(name="codes.tasks.webhook_send", bind=True, max_retries=12)
+# A retry waits in a worker, unacknowledged, until its countdown is due: past the
+# broker's visibility timeout (2 h, settings) Redis would hand it out a second time.
+WEBHOOK_RETRY_MAX_COUNTDOWN = 3600
+
+
+@shared_task(name="codes.tasks.webhook_send", bind=True, max_retries=30)
 def webhook_send_task(self: Task[Any, None], delivery_id: int) -> None:
-    """Retried with exponential backoff: 30 s, 1 min, 2 min … capped at 6 h: ~1 day in all."""
+    """Retried with exponential backoff: 30 s, 1 min, 2 min … capped at 1 h: ~1 day in all."""
     try:
         webhook_send(delivery_id=delivery_id)
     except WebhookSendError as e:
@@ -65,7 +70,8 @@ def webhook_send_task(self: Task[Any, None], delivery_id: int) -> None:
             webhook_give_up(delivery_id=delivery_id)
             return
         raise self.retry(
-            exc=e, countdown=min(6 * 3600, 30 * 2**self.request.retries)
+            exc=e,
+            countdown=min(WEBHOOK_RETRY_MAX_COUNTDOWN, 30 * 2**self.request.retries),
         ) from e
 
 

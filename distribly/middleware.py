@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils import translation
 
+from . import logs, metrics
 from .views import healthz
 
 
@@ -71,3 +73,23 @@ class HealthCheckMiddleware:
         if request.path_info == "/healthz":
             return healthz(request)
         return self.get_response(request)
+
+
+class RequestMetricsMiddleware:
+    """Counts every request and its duration for /metrics (distribly.metrics), and
+    binds the request id (the proxy's X-Request-Id, or a new one) to this request's
+    log lines (distribly.logs). Placed right after HealthCheckMiddleware: health
+    checks are not traffic."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
+        with logs.request_id_bound(request.headers.get("X-Request-Id", "")) as rid:
+            request.request_id = rid  # type: ignore[attr-defined]
+            response = self.get_response(request)
+        metrics.REQUESTS.record(
+            request.method or "", response.status_code, time.perf_counter() - started
+        )
+        return response

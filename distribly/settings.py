@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import os
 import sys
+import tempfile
 import warnings
 from datetime import timedelta
 from decimal import Decimal
@@ -147,6 +149,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "distribly.middleware.HealthCheckMiddleware",
+    "distribly.middleware.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "distribly.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -298,7 +301,12 @@ PRIVATE_UPLOAD_ROOT = Path(
 CODES_UPLOAD_MAX_BYTES = envint("CODES_UPLOAD_MAX_BYTES", str(100 * 1024 * 1024))
 CODES_UPLOAD_MAX_LINES = envint("CODES_UPLOAD_MAX_LINES", "2000000")
 CODES_GENERATE_MAX = envint("CODES_GENERATE_MAX", "1000000")
-CODES_IMPORT_STALE_SECONDS = envint("CODES_IMPORT_STALE_SECONDS", "300")
+# An import writes its progress (heartbeat) every 20,000 lines, at most every 0.5 s;
+# one with no progress for this long is presumed dead and re-queued by beat's sweep
+# (every quarter of it, at least 15 s): a dead worker's import resumes within ~75 s.
+# Its final merge writes no progress, but holds the batch's row lock, so a re-claim
+# waits for it rather than running twice (one merge of 2M lines stays well under 60 s).
+CODES_IMPORT_STALE_SECONDS = envint("CODES_IMPORT_STALE_SECONDS", "60")
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 # Every upload is counted while it streams in and stopped past CODES_UPLOAD_MAX_BYTES
@@ -312,7 +320,8 @@ DATA_UPLOAD_MAX_NUMBER_FILES = 2  # the codes file and a cover image
 
 # Celery: no REDIS_URL means tasks run eagerly in-process (STYLE.md 9.5).
 REDIS_URL = os.getenv("REDIS_URL", "")
-CELERY_BROKER_URL = REDIS_URL or "memory://"
+# An in-memory broker with a host name (kombu warns about a URL without one).
+CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"
 CELERY_RESULT_BACKEND = REDIS_URL or None
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL or envbool("CELERY_TASK_ALWAYS_EAGER", "False")
 CELERY_TASK_EAGER_PROPAGATES = True
@@ -327,7 +336,24 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# Redis has no real acknowledgements: a message a worker took and has not acked
+# (acks_late: until the task ends; a retry's countdown: until it is due) is put back
+# in the queue after visibility_timeout. Too short and a running task, or a retry
+# waiting for its countdown, is delivered a second time (duplicates pile up);
+# too long and a SIGKILLed worker's tasks wait that long. So it is twice the longest
+# countdown of ours (1 h, the retry cap) and recovery never depends on it: the
+# sweeps beat runs (stalled imports, deliveries, webhooks, refunds…) re-queue lost work.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * 3600}
+# Beat: one at a time (distribly.celery.LockedScheduler takes a Redis lock with this
+# TTL and renews it every third of it), its schedule file outside the code tree.
+CELERY_BEAT_SCHEDULER = "distribly.celery:LockedScheduler"
+BEAT_LOCK_SECONDS = envint("BEAT_LOCK_SECONDS", "30")
+if BEAT_LOCK_SECONDS < 3:
+    raise ImproperlyConfigured("BEAT_LOCK_SECONDS must be 3 or more")
+CELERY_BEAT_SCHEDULE_FILENAME = os.getenv(
+    "CELERY_BEAT_SCHEDULE_FILENAME",
+    str(Path(tempfile.gettempdir()) / "distribly-celerybeat-schedule"),
+)
 
 if REDIS_URL:
     CACHES = {
@@ -494,6 +520,23 @@ if TRUSTED_PROXY_COUNT < 0:
 ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
 if TRUSTED_PROXY_COUNT:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Prometheus metrics at /metrics (distribly.metrics): for a bearer token
+# (`Authorization: Bearer <METRICS_TOKEN>`) or clients in METRICS_ALLOWED_NETWORKS
+# (comma-separated CIDRs, the address as TRUSTED_PROXY_COUNT reads it). With neither
+# set it answers 404 unless DEBUG is on: closed by default in production.
+METRICS_TOKEN = envsecret("METRICS_TOKEN")
+if METRICS_TOKEN and len(METRICS_TOKEN) < 32:
+    raise ImproperlyConfigured("METRICS_TOKEN must be 32 characters or more")
+try:
+    METRICS_ALLOWED_NETWORKS = [
+        str(ipaddress.ip_network(n.strip()))
+        for n in os.getenv("METRICS_ALLOWED_NETWORKS", "").split(",")
+        if n.strip()
+    ]
+except ValueError as e:
+    raise ImproperlyConfigured(
+        "METRICS_ALLOWED_NETWORKS holds networks like 10.0.0.0/8,127.0.0.1/32"
+    ) from e
 SECURE_HSTS_SECONDS = envint(
     "SECURE_HSTS_SECONDS", "31536000" if SITE_URL.startswith("https") else "0"
 )
@@ -510,16 +553,29 @@ DEFAULT_EXCEPTION_REPORTER_FILTER = (
 )
 
 ADMINS = [("Ops", a) for a in os.getenv("ADMINS", "").split(",") if a]
+# Logs: plain text lines, or with LOG_FORMAT=json one JSON object per line (time,
+# level, logger, message, request_id) for a log collector (distribly.logs).
+LOG_FORMAT = os.getenv("LOG_FORMAT", "text")
+if LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured("LOG_FORMAT must be 'text' or 'json'")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": {"()": "distribly.logs.JsonFormatter"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+        }
+    },
     "root": {"handlers": ["console"], "level": os.getenv("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+# With JSON, the Celery worker logs through LOGGING too instead of its own format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = LOG_FORMAT != "json"
 
 
 # --- Fail closed ------------------------------------------------------------------------

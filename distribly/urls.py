@@ -10,6 +10,7 @@ from api.endpoints import api
 from listings import views as listing_views
 
 from . import views
+from .metrics import metrics_view
 
 admin.site.site_header = "Distribly staff"
 admin.site.site_title = "Distribly staff"
@@ -17,11 +18,18 @@ admin.site.site_title = "Distribly staff"
 urlpatterns = [
     path("", listing_views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("metrics", metrics_view, name="metrics"),  # Prometheus, closed by default
     path("api/v1/", api.urls),
     path(
         "sitemap.xml",
         sitemap,
-        {"sitemaps": {"listings": listing_views.ListingSitemap}},
+        {
+            "sitemaps": {
+                "listings": listing_views.ListingSitemap,
+                "categories": listing_views.CategorySitemap,
+                "storefronts": listing_views.StorefrontSitemap,
+            }
+        },
         name="django.contrib.sitemaps.views.sitemap",
     ),
     # Before the admin's own URLs: its login form has no throttle (see the view).

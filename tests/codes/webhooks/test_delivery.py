@@ -168,6 +168,7 @@ def test_a_dead_endpoint_gives_up_after_the_retries(
 ):
     settings.WEBHOOKS_ALLOW_PRIVATE_URLS = True
     app.conf.task_eager_propagates = False
+    retries = tasks.webhook_send_task.max_retries
     tasks.webhook_send_task.max_retries = 2
     try:
         client.force_login(seller)
@@ -177,7 +178,7 @@ def test_a_dead_endpoint_gives_up_after_the_retries(
         with django_capture_on_commit_callbacks(execute=True):
             client.post(reverse("codes:webhook-test"))
     finally:
-        tasks.webhook_send_task.max_retries = 12
+        tasks.webhook_send_task.max_retries = retries
     delivery = WebhookDelivery.objects.get()
     assert (delivery.status, delivery.attempts) == ("failed", 3)
     assert delivery.last_error
