@@ -30,23 +30,29 @@ errorlog = "-"
 # Query strings can never hold a code (codes travel in bodies), but keep logs lean.
 access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms'
 
-# LOG_FORMAT=json: gunicorn's own lines (start-up, worker timeouts, the access log) are
-# JSON objects too, like the app's, so that one collector parses the whole stream.
-if os.getenv("LOG_FORMAT") == "json":
-    logconfig_dict = {
-        "version": 1,
-        "disable_existing_loggers": False,
-        "formatters": {"json": {"()": "distribly.logs.JsonFormatter"}},
-        "handlers": {
-            "json": {
-                "class": "logging.StreamHandler",
-                "formatter": "json",
-                "stream": "ext://sys.stderr",
-            }
-        },
-        "root": {"level": "INFO", "handlers": []},
-        "loggers": {
-            name: {"level": "INFO", "handlers": ["json"], "propagate": False}
-            for name in ("gunicorn.error", "gunicorn.access")
-        },
-    }
+# gunicorn's own lines (start-up, worker timeouts, the access log) go through the
+# app's filter that redacts capability links (/orders/<token>/ shows codes), and with
+# LOG_FORMAT=json they are JSON objects too, so one collector parses the whole stream.
+_json = os.getenv("LOG_FORMAT") == "json"
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "json": {"()": "distribly.logs.JsonFormatter"},
+        "plain": {"format": "%(asctime)s [%(process)d] %(levelname)s %(message)s"},
+    },
+    "filters": {"secret_paths": {"()": "distribly.logs.SecretPathFilter"}},
+    "handlers": {
+        "out": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if _json else "plain",
+            "filters": ["secret_paths"],
+            "stream": "ext://sys.stderr",
+        }
+    },
+    "root": {"level": "INFO", "handlers": []},
+    "loggers": {
+        name: {"level": "INFO", "handlers": ["out"], "propagate": False}
+        for name in ("gunicorn.error", "gunicorn.access")
+    },
+}

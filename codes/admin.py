@@ -560,9 +560,11 @@ def _posted_subject(request: HttpRequest, listing_id: int) -> ReviewSubject:
     """What the reviewer saw, from the review page's hidden fields."""
     try:
         revision = request.POST.get("revision", "")
+        version = request.POST.get("listing", "")
         return ReviewSubject(
             listing_id=listing_id,
-            listing=request.POST.get("listing") == "1",
+            listing=bool(version),
+            listing_version=version,
             revision_id=int(revision) if revision else None,
             batch_ids=tuple(int(v) for v in request.POST.getlist("batch")),
         )

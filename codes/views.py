@@ -26,6 +26,7 @@ from distribly.http import (
     verified_email_required,
 )
 from listings.forms import ListingForm
+from listings.images import cover_delete
 from listings.models import Listing
 from listings.services import listing_create
 
@@ -105,6 +106,7 @@ def unique_codes_create(request: AuthenticatedRequest) -> HttpResponse:
     if request.method == "POST" and listing_form.is_valid() and codes_form.is_valid():
         details = dict(listing_form.cleaned_data)
         details.pop("remove_cover")  # nothing to remove on a new listing
+        listing = None
         try:
             with transaction.atomic():
                 listing = listing_create(
@@ -115,7 +117,12 @@ def unique_codes_create(request: AuthenticatedRequest) -> HttpResponse:
                     **details,
                 )
                 batch = _create_batch(listing, codes_form)
-        except CodesError as e:
+        except Exception as e:
+            # The listing was rolled back: so are its cover files.
+            if listing is not None:
+                cover_delete(listing.cover_card.name, listing.cover_share.name)
+            if not isinstance(e, CodesError):
+                raise
             codes_form.add_error(None, str(e))
         else:
             submitted = _("“%(title)s” is submitted for review.") % {

@@ -54,3 +54,29 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             line["exc_info"] = self.formatException(record.exc_info)
         return json.dumps(line, ensure_ascii=False)
+
+
+# Links that are capabilities: whoever holds one sees what it opens (an order page
+# shows its codes). Their secret part never reaches a log line: access logs and
+# Django's request warnings name the path with "..." in its place.
+SECRET_PATHS = re.compile(
+    r"(/(?:orders|waitlist|find-my-codes)/)[^/\s?\"']+"
+    r"|(/accounts/(?:confirm-email|password/reset/key)/)[^/\s?\"']+"
+)
+
+
+def redact_paths(text: str) -> str:
+    """ "/orders/Zx9abc/" → "/orders/.../" (and the other capability links)."""
+    return SECRET_PATHS.sub(lambda m: f"{m.group(1) or m.group(2)}...", text)
+
+
+class SecretPathFilter(logging.Filter):
+    """On every handler (Django's, gunicorn's): rewrites the record's message with
+    capability links redacted, for plain and JSON lines alike."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = redact_paths(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True

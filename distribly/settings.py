@@ -565,10 +565,13 @@ LOGGING = {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
         "json": {"()": "distribly.logs.JsonFormatter"},
     },
+    # Order, waitlist and sign-in links are capabilities: never written to a log.
+    "filters": {"secret_paths": {"()": "distribly.logs.SecretPathFilter"}},
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "json" if LOG_FORMAT == "json" else "plain",
+            "filters": ["secret_paths"],
         }
     },
     "root": {"handlers": ["console"], "level": os.getenv("LOG_LEVEL", "INFO")},

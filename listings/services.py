@@ -41,6 +41,7 @@ from .selectors import (
     RATES_CACHE_KEY,
     WAITLIST_LINE,
     listing_backordered,
+    listing_pending_changes,
     listing_stock,
 )
 
@@ -178,6 +179,10 @@ def _listing_update(listing: Listing, fields: dict[str, Any]) -> ListingUpdate:
             for name in reviewed
             if name in fields and getattr(proposed, name) != getattr(listing, name)
         }
+        if not set(COVER_FIELDS) & set(fields):
+            # A file input is never sent again: an edit that neither uploads nor
+            # removes a cover keeps the cover already waiting for review.
+            changes |= _pending_covers(listing)
         for name in set(fields) - set(reviewed):
             setattr(listing, name, fields[name])
         listing.save()
@@ -185,20 +190,29 @@ def _listing_update(listing: Listing, fields: dict[str, Any]) -> ListingUpdate:
     return ListingUpdate(listing=listing, in_review=tuple(changes))
 
 
+def _pending_covers(listing: Listing) -> dict[str, str]:
+    """The cover fields of the listing's revision waiting for review ({} if none)."""
+    pending = listing_pending_changes(listing=listing)
+    return {name: pending[name] for name in COVER_FIELDS if name in pending}
+
+
 def _propose(listing: Listing, changes: dict[str, Any]) -> None:
     """Withdraw the listing's pending revision and, if there are changes, open a new
     one. A revision never changes once created: what staff approve is what they saw."""
-    _withdraw_pending(listing)
+    _withdraw_pending(listing, keep=_proposed_covers(changes))
     if changes:
         ListingRevision.objects.create(listing=listing, changes=changes)
 
 
-def _withdraw_pending(listing: Listing) -> None:
+def _withdraw_pending(listing: Listing, keep: list[str] | None = None) -> None:
+    """Withdraw the pending revision; its proposed cover files are deleted unless
+    `keep` names them (carried into the revision that replaces it)."""
     pending = ListingRevision.objects.filter(
         listing=listing, status=ListingRevision.Status.PENDING
     )
     for changes in pending.values_list("changes", flat=True):
-        _covers_dropped(listing, _proposed_covers(changes))
+        dropped = [n for n in _proposed_covers(changes) if n not in (keep or [])]
+        _covers_dropped(listing, dropped)
     pending.update(status=ListingRevision.Status.WITHDRAWN, updated_at=timezone.now())
 
 

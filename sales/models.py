@@ -155,6 +155,14 @@ class Order(models.Model):
     def has_codes(self) -> bool:
         return self.status in (self.Status.FULFILLED, self.Status.REFUNDED)
 
+    # A seller (or staff) can refund: codes delivered or hidden by a fraud hold, or a
+    # backorder still waiting for them (sales.services.refunds.order_refund).
+    REFUNDABLE_STATUSES = (Status.FULFILLED, Status.HELD, Status.BACKORDERED)
+
+    @property
+    def is_refundable(self) -> bool:
+        return self.status in self.REFUNDABLE_STATUSES
+
     @property
     def expires_at(self) -> datetime | None:
         """Fixed-length subscriptions: when the codes stop working (from delivery)."""

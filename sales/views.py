@@ -300,7 +300,6 @@ def _code_from(order: Order, value: str | None, seller: object) -> Code | None:
     return get_object_or_404(Code, pk=int(value), order_id=order.pk, seller=seller)
 
 
-REFUNDABLE_ORDERS = (Order.Status.FULFILLED, Order.Status.BACKORDERED)
 CANCELLABLE_CODES = (Code.Status.SOLD, Code.Status.REDEEMED)
 
 
@@ -318,25 +317,27 @@ def sales_refund(request: AuthenticatedRequest, reference: str) -> HttpResponse:
         refundable = (
             code.status in CANCELLABLE_CODES
             if code is not None
-            else order.status in REFUNDABLE_ORDERS
+            else order.is_refundable
         )
-        return render(
-            request,
-            "sales/refund_confirm.html",
-            {
-                "order": order,
-                "code": code,
-                "position": sale_code_position(code=code) if code else None,
-                "codes_to_cancel": Code.objects.filter(
-                    order_id=order.pk, status__in=CANCELLABLE_CODES
-                ).count(),
-                "remaining": format_amount(
-                    order.amount - order.refunded_amount, order.currency
-                ),
-                "refundable": refundable,
-                "back_query": _sales_query(request, "code"),
-                "back_url": _sales_url(request),
-            },
+        return private_page(
+            render(
+                request,
+                "sales/refund_confirm.html",
+                {
+                    "order": order,
+                    "code": code,
+                    "position": sale_code_position(code=code) if code else None,
+                    "codes_to_cancel": Code.objects.filter(
+                        order_id=order.pk, status__in=CANCELLABLE_CODES
+                    ).count(),
+                    "remaining": format_amount(
+                        order.amount - order.refunded_amount, order.currency
+                    ),
+                    "refundable": refundable,
+                    "back_query": _sales_query(request, "code"),
+                    "back_url": _sales_url(request),
+                },
+            )
         )
     code = _code_from(order, request.POST.get("code"), request.user)
     try:

@@ -69,6 +69,9 @@ class ReviewSubject:
 
     listing_id: int
     listing: bool = False
+    # The pending listing as the reviewer saw it (its updated_at): a seller may edit
+    # a listing in review in place, and staff must not approve text they never read.
+    listing_version: str = ""
     revision_id: int | None = None
     batch_ids: tuple[int, ...] = ()
 
@@ -154,9 +157,11 @@ def review_subject(*, listing: Listing) -> ReviewSubject:
         .first()
     )
     batch_ids = CodeBatch.objects.filter(listing=listing, status=B.IMPORTED)
+    pending = listing.status == Listing.Status.PENDING_REVIEW
     return ReviewSubject(
         listing_id=listing.pk,
-        listing=listing.status == Listing.Status.PENDING_REVIEW,
+        listing=pending,
+        listing_version=listing.updated_at.isoformat() if pending else "",
         revision_id=revision_id,
         batch_ids=tuple(
             batch_ids.order_by("created_at", "pk").values_list("pk", flat=True)
@@ -202,6 +207,15 @@ def _decide(
         raise ReviewError(_("Nothing of this listing was waiting for review."))
     try:
         with transaction.atomic():
+            if subject.listing:  # locked first: approving batches may save it too
+                seen = Listing.objects.select_for_update().get(pk=subject.listing_id)
+                if seen.updated_at.isoformat() != subject.listing_version:
+                    raise ReviewError(
+                        _(
+                            "The seller changed this listing after you opened it: "
+                            "nothing was decided. Look at it again."
+                        )
+                    )
             batches = list(
                 CodeBatch.objects.filter(
                     listing_id=subject.listing_id, pk__in=subject.batch_ids

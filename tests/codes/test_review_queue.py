@@ -42,8 +42,9 @@ def reject_url(listing):
 def seen(listing, batches=(), *, revision=None, whole=True):
     """The review page's hidden fields: what the reviewer saw."""
     data = {"batch": [str(b.pk) for b in batches]}
-    if whole:
-        data["listing"] = "1"
+    if whole:  # the version of the listing the page showed
+        listing.refresh_from_db()
+        data["listing"] = listing.updated_at.isoformat()
     if revision is not None:
         data["revision"] = str(revision.pk)
     return data
@@ -343,6 +344,25 @@ def test_a_decision_acts_only_on_what_the_reviewer_saw(
     later.refresh_from_db()
     assert later.status == CodeBatch.Status.IMPORTED  # still in the queue
     assert "1 batch with 1 code" in reviewer.get(QUEUE).content.decode()
+
+
+def test_a_listing_edited_after_the_page_was_shown_is_not_approved(
+    reviewer, listing_factory, upload, django_capture_on_commit_callbacks
+):
+    listing = listing_factory(title="Innocent title")
+    batch = upload(listing, "SEEN-CODE-0002\n")
+    shown = seen(listing, [batch])
+    # The seller edits the listing in review in place, after the page was shown.
+    Listing.objects.filter(pk=listing.pk).update(
+        title="Changed title", updated_at=timezone.now() + timedelta(seconds=1)
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = reviewer.post(approve_url(listing), shown, follow=True)
+    assert "changed this listing after you opened it" in response.content.decode()
+    listing.refresh_from_db()
+    batch.refresh_from_db()
+    assert listing.status == Listing.Status.PENDING_REVIEW
+    assert batch.status == CodeBatch.Status.IMPORTED  # all or nothing
 
 
 def test_staff_without_review_permission_get_403(support, listing_factory, upload):

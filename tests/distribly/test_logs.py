@@ -11,7 +11,12 @@ import sys
 
 import pytest
 
-from distribly.logs import REQUEST_ID, JsonFormatter, request_id_bound
+from distribly.logs import (
+    REQUEST_ID,
+    JsonFormatter,
+    SecretPathFilter,
+    request_id_bound,
+)
 from tests.helpers import ROOT
 
 
@@ -123,3 +128,26 @@ def test_an_unknown_log_format_is_refused():
     )  # fmt: skip
     assert result.returncode != 0
     assert "LOG_FORMAT must be 'text' or 'json'" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ('"GET /orders/Zx9abc-_1/ HTTP/1.1" 200', '"GET /orders/.../ HTTP/1.1" 200'),
+        (
+            "Not Found: /orders/Zx9abc/codes/9/report/",
+            "Not Found: /orders/.../codes/9/report/",
+        ),
+        ("/waitlist/tok3n/leave/", "/waitlist/.../leave/"),
+        ("/find-my-codes/n0nce/", "/find-my-codes/.../"),
+        ("/accounts/confirm-email/MQ:1abc/", "/accounts/confirm-email/.../"),
+        ("/accounts/password/reset/key/1-abc/", "/accounts/password/reset/key/.../"),
+        ("/items/12/ and /sell/sales/", "/items/12/ and /sell/sales/"),
+    ],
+)
+def test_capability_links_are_redacted_in_every_log_line(line, expected):
+    record = logging.LogRecord(
+        "gunicorn.access", logging.INFO, "", 0, "%s", (line,), None
+    )
+    assert SecretPathFilter().filter(record)
+    assert record.getMessage() == expected

@@ -77,6 +77,13 @@ def test_allowed_networks_open_it_for_their_addresses_only(client, settings):
         "/metrics", REMOTE_ADDR="192.0.2.7", HTTP_X_FORWARDED_FOR="10.1.2.3"
     )
     assert forged.status_code == 404
+    # Through our own proxies (the address the chain gives is the proxy's when the
+    # header is short): the allow-list is for direct scrapes only.
+    settings.TRUSTED_PROXY_COUNT = 2
+    via_proxy = client.get(
+        "/metrics", REMOTE_ADDR="10.0.0.5", HTTP_X_FORWARDED_FOR="10.9.9.9"
+    )
+    assert via_proxy.status_code == 404
 
 
 def test_requests_are_counted_by_method_and_status_class_with_durations(client, token):

@@ -57,9 +57,12 @@ def test_ensure_admin_refuses_an_existing_account_that_is_not_staff(
     settings, user_factory
 ):
     settings.DEBUG = True
-    user_factory("admin@distribly.test")
+    user = user_factory("admin@distribly.test")
+    before = user.password
     with pytest.raises(CommandError, match="not a staff account"):
         call_command("ensure_admin")
+    user.refresh_from_db()
+    assert user.password == before  # refused before anything was touched
 
 
 def test_ensure_admin_with_debug_off_prints_a_random_password_once(settings, capsys):

@@ -113,14 +113,16 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, email: str, **options: Any) -> None:
         if settings.DEBUG:
+            # Refused before anything is touched: someone's own account keeps its
+            # password.
+            if User.objects.filter(email__iexact=email, is_staff=False).exists():
+                raise CommandError(
+                    f"{email} exists and is not a staff account: choose another "
+                    "address with --email, or make it staff in the admin."
+                )
             user, password = dev_account_ensure(
                 email=email, role="staff", display_name="Staff", is_staff=True
             )
-            if not user.is_staff:
-                raise CommandError(
-                    f"{user.email} exists and is not a staff account: choose another "
-                    "address with --email, or make it staff in the admin."
-                )
             self.stdout.write("")
             for line in login_box(email=user.email, password=password):
                 self.stdout.write(self.style.SUCCESS(line))
