@@ -121,7 +121,7 @@ def cover_store(cover: Cover) -> tuple[str, str]:
     return card, share
 
 
-def cover_delete(*names: str) -> None:
+def cover_delete(*names: str | None) -> None:
     """Delete stored cover files (missing ones are fine)."""
     for name in names:
         if name:
