@@ -41,6 +41,15 @@ def client_ip(request: HttpRequest) -> str | None:
         return None
 
 
+def query_without(request: HttpRequest, *drop: str) -> str:
+    """The request's query string (filters, page) without the keys in `drop`, for
+    links that keep what the visitor chose: pagination, "back" links."""
+    query = request.GET.copy()
+    for key in drop:
+        query.pop(key, None)
+    return query.urlencode()
+
+
 def client_network(address: str | None) -> str:
     """What per-client limits count by: the address, or for IPv6 its /64 (one
     subscriber gets a whole /64, so single addresses cost an attacker nothing)."""

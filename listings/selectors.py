@@ -9,8 +9,6 @@ from django.core.cache import cache
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
-from distribly.accounts.payouts import selling_sellers
-
 from .models import CODE_FOR_SALE, ExchangeRate, Listing, ListingRevision, WaitlistEntry
 
 if TYPE_CHECKING:
@@ -139,17 +137,6 @@ def seller_listing_choices(*, seller_id: int) -> list[tuple[int, str]]:
         Listing.objects.filter(seller_id=seller_id)
         .order_by("title")
         .values_list("pk", "title")
-    )
-
-
-def public_listings() -> QuerySet[Listing]:
-    return (
-        Listing.objects.filter(
-            selling_sellers(), status=Listing.Status.ACTIVE, seller__is_active=True
-        )
-        .select_related("seller")
-        .annotate(available=Count("codes", filter=FOR_SALE))
-        .order_by("-created_at")
     )
 
 

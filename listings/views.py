@@ -32,6 +32,7 @@ from distribly.http import (
     AuthenticatedRequest,
     client_ip,
     client_network,
+    query_without,
     verified_email_required,
 )
 
@@ -100,13 +101,11 @@ def _results_page(
         filters = SearchFilters.from_form(form.cleaned_data, category=category)
         results = search_listings(filters=filters, seller_id=seller_id)
         page = Paginator(results, PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
-    filtered = any(query.get(name) for name in form.fields if name != "q")
+    filtered = any(request.GET.get(name) for name in form.fields if name != "q")
     return {
         "form": form,
         "page": page,
-        "extra_query": query.urlencode(),
+        "extra_query": query_without(request, "page"),
         "filtered": filtered,
     }
 

@@ -18,6 +18,7 @@ from distribly.http import (
     client_ip,
     client_network,
     private_page,
+    query_without,
 )
 
 from .exceptions import FindCodesLimited
@@ -58,14 +59,13 @@ def purchases(request: AuthenticatedRequest) -> HttpResponse:
         orders_page_viewed(
             order_ids=sorted({row.order.pk for row in rows}), ip=client_ip(request)
         )
-    extra = request.GET.copy()
-    extra.pop("page", None)
+    extra = query_without(request, "page")
     context = {
         "page": page,
         "rows": rows,
         "waiting": vault_waiting(orders) if page.number == 1 else [],
         "query": query,
-        "extra_query": extra.urlencode(),
+        "extra_query": extra,
     }
     return private_page(render(request, "sales/purchases.html", context))
 

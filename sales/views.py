@@ -35,6 +35,7 @@ from distribly.http import (
     client_ip,
     client_network,
     private_page,
+    query_without,
     verified_email_required,
 )
 from listings.models import Listing
@@ -205,17 +206,9 @@ def _sales_filter(request: AuthenticatedRequest) -> SalesFilterForm:
     )
 
 
-def _sales_query(request: HttpRequest, *drop: str) -> str:
-    """The Sales page's query string (filters, page) without the keys in `drop`."""
-    query = request.GET.copy()
-    for key in drop:
-        query.pop(key, None)
-    return query.urlencode()
-
-
 def _sales_url(request: HttpRequest) -> str:
     """Back to Sales as the seller left it (filters and page)."""
-    query = _sales_query(request, "code")
+    query = query_without(request, "code")
     return reverse("sales:sales-list") + (f"?{query}" if query else "")
 
 
@@ -231,9 +224,9 @@ def _sales_context(
         "rows": sales_rows(list(page.object_list)),
         "totals": sales_totals(qs),
         "revealed": revealed,
-        "extra_query": _sales_query(request, "page"),
+        "extra_query": query_without(request, "page"),
         # Actions come back to this page, filters and page number included.
-        "page_query": _sales_query(request),
+        "page_query": query_without(request),
     }
 
 
@@ -334,7 +327,7 @@ def sales_refund(request: AuthenticatedRequest, reference: str) -> HttpResponse:
                         order.amount - order.refunded_amount, order.currency
                     ),
                     "refundable": refundable,
-                    "back_query": _sales_query(request, "code"),
+                    "back_query": query_without(request, "code"),
                     "back_url": _sales_url(request),
                 },
             )
@@ -433,7 +426,7 @@ def _code_cancel_confirm(
             "refund": request.POST.get("refund", "yes"),
             "reason": request.POST.get("reason", ""),
             "error": error,
-            "back_query": _sales_query(request),
+            "back_query": query_without(request),
             "back_url": _sales_url(request),
         },
         status=400 if error else 200,

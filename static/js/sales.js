@@ -26,10 +26,7 @@
       })
       .then(function (html) {
         // The server rendered and escaped the code: the fragment holds no script.
-        slot.innerHTML = html;
-        slot.querySelectorAll("[data-copy-target]").forEach(function (copy) {
-          copy.hidden = false;
-        });
+        slot.innerHTML = html;  // site.js shows its Copy button (it watches the page)
         form.remove();
         var code = slot.querySelector("code");
         if (code) code.focus();
