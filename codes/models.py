@@ -199,6 +199,9 @@ class Code(models.Model):
         CANCELLED = "cancelled", _("Cancelled")
         WITHDRAWN = "withdrawn", _("Withdrawn")
 
+    # Sold to a buyer and not taken back: the buyer holds it (redeemed or not).
+    SOLD_STATUSES = (Status.SOLD, Status.REDEEMED)
+
     # Codes are inserted only by the import merge (codes/importing/engine.py), which copies
     # seller, listing and batch from the batch row it holds locked, and nothing
     # deletes users, listings or batches (PROTECT, no delete in admin). So these

@@ -16,7 +16,9 @@ EMBED_WIDTH, EMBED_HEIGHT = 360, 220
 
 
 def absolute(path: str) -> str:
-    return settings.SITE_URL + path
+    """This site's absolute URL for a path; a URL that already is one (a cover on
+    an S3-compatible store) as it is."""
+    return settings.SITE_URL + path if path.startswith("/") else path
 
 
 def share_links(listing: Listing) -> dict[str, str]:

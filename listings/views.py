@@ -223,11 +223,6 @@ def _render_detail(
     )
 
 
-def _absolute_media(url: str) -> str:
-    """Open Graph wants absolute image URLs; local storage gives /media/… paths."""
-    return settings.SITE_URL + url if url.startswith("/") else url
-
-
 def _found_context(request: HttpRequest, listing: Listing) -> dict[str, Any]:
     """Category, platform and region facts, the buyer's-country warning, the covers."""
     region = list(listing.region)
@@ -240,7 +235,7 @@ def _found_context(request: HttpRequest, listing: Listing) -> dict[str, Any]:
         "works_in": ", ".join(sorted(str(c.name) for c in region)),
         "buyer_country_name": countries.name(country) if outside else "",
         "share_image": (
-            _absolute_media(listing.cover_share.url) if listing.cover_share else ""
+            reach.absolute(listing.cover_share.url) if listing.cover_share else ""
         ),
     }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.core.mail import EmailMultiAlternatives
@@ -16,7 +17,7 @@ from .overview import stock_forecast
 
 
 def _codes(
-    order: Order, statuses: list[str] | None = None, ids: list[int] | None = None
+    order: Order, statuses: Sequence[str] | None = None, ids: list[int] | None = None
 ) -> list[str]:
     qs = Code.objects.filter(order_id=order.pk)
     if statuses is not None:
@@ -27,7 +28,7 @@ def _codes(
 
 
 def delivery_message(order: Order) -> EmailMultiAlternatives:
-    codes = _codes(order, statuses=[Code.Status.SOLD, Code.Status.REDEEMED])
+    codes = _codes(order, statuses=Code.SOLD_STATUSES)
     return make_message(
         "order-delivery",
         order.email,
@@ -192,7 +193,7 @@ def expiry_reminder_message(order: Order) -> EmailMultiAlternatives:
             "seller": listing.seller,
             "expires_at": order.expires_at,
             "codes": Code.objects.filter(
-                order_id=order.pk, status__in=[Code.Status.SOLD, Code.Status.REDEEMED]
+                order_id=order.pk, status__in=Code.SOLD_STATUSES
             ).count(),
             "can_buy_again": listing.is_public,
         },

@@ -42,7 +42,7 @@ REVENUE_DAYS = 90
 UNITS_DAYS = 90
 RATE_DAYS = 28
 
-KEPT = [Code.Status.SOLD, Code.Status.REDEEMED]
+KEPT = [*Code.SOLD_STATUSES]
 # Taken from stock by a sale, whatever happened to the code afterwards.
 TAKEN = [*KEPT, Code.Status.CANCELLED]
 

@@ -159,9 +159,6 @@ def refunded_code_ids(order: Order) -> set[int]:
     return refunded_by_order([order.pk])[order.pk]
 
 
-CLAIMABLE = (Code.Status.SOLD, Code.Status.REDEEMED)
-
-
 def claim_window_end(*, order: Order, code: Code) -> datetime | None:
     """Until when the buyer can report this code: the listing's window from when it
     reached them (delivery, or the replacement's sale). None: it never did."""
@@ -175,7 +172,7 @@ def claim_can_open(*, order: Order, code: Code) -> bool:
     end = claim_window_end(order=order, code=code)
     return (
         order.has_codes
-        and code.status in CLAIMABLE
+        and code.status in Code.SOLD_STATUSES
         and end is not None
         and timezone.now() < end
     )

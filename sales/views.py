@@ -196,7 +196,7 @@ class Revealed:
     """The one code value shown after Show code."""
 
     code_id: int
-    order_id: int
+    order_id: int | None
     value: str
 
 
@@ -252,7 +252,7 @@ def sales_show_code(request: AuthenticatedRequest, code_id: int) -> HttpResponse
     code = get_object_or_404(
         Code, pk=code_id, seller=request.user, order_id__isnull=False
     )
-    if code.status == Code.Status.RESERVED or code.order_id is None:
+    if code.status == Code.Status.RESERVED:
         raise Http404
     value = code_reveal(
         code=code,
@@ -279,9 +279,8 @@ def sales_show_code(request: AuthenticatedRequest, code_id: int) -> HttpResponse
         response = render(
             request, "sales/sales_list.html", _sales_context(request, revealed)
         )
-    response["Cache-Control"] = "no-store"
     patch_vary_headers(response, ["X-Requested-With"])
-    return response
+    return private_page(response)
 
 
 def _code_from(order: Order, value: str | None, seller: object) -> Code | None:
@@ -291,9 +290,6 @@ def _code_from(order: Order, value: str | None, seller: object) -> Code | None:
     if not (value.isascii() and value.isdigit()):
         raise Http404
     return get_object_or_404(Code, pk=int(value), order_id=order.pk, seller=seller)
-
-
-CANCELLABLE_CODES = (Code.Status.SOLD, Code.Status.REDEEMED)
 
 
 @require_http_methods(["GET", "POST"])
@@ -308,7 +304,7 @@ def sales_refund(request: AuthenticatedRequest, reference: str) -> HttpResponse:
     if request.method == "GET":
         code = _code_from(order, request.GET.get("code"), request.user)
         refundable = (
-            code.status in CANCELLABLE_CODES
+            code.status in Code.SOLD_STATUSES
             if code is not None
             else order.is_refundable
         )
@@ -321,7 +317,7 @@ def sales_refund(request: AuthenticatedRequest, reference: str) -> HttpResponse:
                     "code": code,
                     "position": sale_code_position(code=code) if code else None,
                     "codes_to_cancel": Code.objects.filter(
-                        order_id=order.pk, status__in=CANCELLABLE_CODES
+                        order_id=order.pk, status__in=Code.SOLD_STATUSES
                     ).count(),
                     "remaining": format_amount(
                         order.amount - order.refunded_amount, order.currency
@@ -422,7 +418,7 @@ def _code_cancel_confirm(
             "order": order,
             "position": sale_code_position(code=code),
             "masked": mask(code.reveal()),
-            "cancellable": code.status in CANCELLABLE_CODES,
+            "cancellable": code.status in Code.SOLD_STATUSES,
             "refund": request.POST.get("refund", "yes"),
             "reason": request.POST.get("reason", ""),
             "error": error,
@@ -431,8 +427,7 @@ def _code_cancel_confirm(
         },
         status=400 if error else 200,
     )
-    response["Cache-Control"] = "no-store"
-    return response
+    return private_page(response)
 
 
 @require_http_methods(["GET", "POST"])

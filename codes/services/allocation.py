@@ -105,9 +105,7 @@ def codes_cancel(
     """Cancel sold or redeemed codes of an order (refund, revocation). They are never
     sold again, and the seller's webhook hears `code.cancelled` for each. Returns the
     ids cancelled now; already-cancelled ones are skipped."""
-    qs = Code.objects.filter(
-        order_id=order_id, status__in=[Code.Status.SOLD, Code.Status.REDEEMED]
-    )
+    qs = Code.objects.filter(order_id=order_id, status__in=Code.SOLD_STATUSES)
     if code_ids is not None:
         qs = qs.filter(id__in=code_ids)
     codes = list(qs.select_for_update().select_related("listing").order_by("id"))

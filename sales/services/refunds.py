@@ -41,9 +41,7 @@ CODE_CANCELLED_TASK = "sales.tasks.email_code_cancelled"
 
 def _refundable_codes(order: Order) -> list[int]:
     return list(
-        Code.objects.filter(
-            order_id=order.pk, status__in=[Code.Status.SOLD, Code.Status.REDEEMED]
-        )
+        Code.objects.filter(order_id=order.pk, status__in=Code.SOLD_STATUSES)
         .order_by("id")
         .values_list("id", flat=True)
     )
@@ -385,7 +383,7 @@ def sold_code_cancel(
     with transaction.atomic():
         # Decide on the code as it is now, locked: not on what the caller read.
         code = Code.objects.select_for_update(of=("self",)).get(pk=code.pk)
-        sold = code.status in (Code.Status.SOLD, Code.Status.REDEEMED)
+        sold = code.status in Code.SOLD_STATUSES
         order_id = code.order_id if sold else None
         if order_id is None or not refund:
             if order_id is not None and not reason:

@@ -43,7 +43,6 @@ FIND_CODES_LINK_AGE = timedelta(hours=1)
 FIND_CODES_SALT = "sales.vault.find-codes"
 # Reminders sent per run; the next run (hourly) continues, well inside the window.
 REMIND_BATCH = 500
-LIVE = (Code.Status.SOLD, Code.Status.REDEEMED)
 
 
 # --- Expiry reminders -------------------------------------------------------------
@@ -67,7 +66,9 @@ def _due_for_reminder(now: datetime) -> list[int]:
         .values_list("validity_days", flat=True)
         .distinct()
     )
-    live = Exists(Code.objects.filter(order_id=OuterRef("pk"), status__in=LIVE))
+    live = Exists(
+        Code.objects.filter(order_id=OuterRef("pk"), status__in=Code.SOLD_STATUSES)
+    )
     due: list[tuple[datetime, int]] = []
     for days in validities:
         validity = timedelta(days=days or 0)
