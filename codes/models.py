@@ -72,6 +72,24 @@ class CodeBatch(models.Model):
     sample = models.JSONField(default=list, blank=True)  # masked values only
     failure_reason = models.TextField(blank=True)
 
+    # A review action too big for one request (approving or withdrawing hundreds of
+    # thousands of codes) runs as a task in chunks of lines (codes.services.batches):
+    # `action_cursor` is the last line done, committed with each chunk, so a re-run
+    # resumes there; `action_done` codes changed of about `action_total`.
+    class Action(models.TextChoices):
+        NONE = "", _("None")
+        APPROVE = "approve", _("Putting the codes on sale")
+        WITHDRAW = "withdraw", _("Taking the unsold codes off sale")
+
+    pending_action = models.CharField(
+        max_length=10, choices=Action.choices, default=Action.NONE, blank=True
+    )
+    action_cursor = models.PositiveIntegerField(default=0)
+    action_end = models.PositiveIntegerField(default=0)
+    action_done = models.PositiveIntegerField(default=0)
+    action_total = models.PositiveIntegerField(default=0)
+    action_heartbeat_at = models.DateTimeField(null=True, blank=True)
+
     import_token = models.CharField(max_length=32, blank=True)
     import_attempts = models.PositiveSmallIntegerField(default=0)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
@@ -101,6 +119,30 @@ class CodeBatch(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in self.FINISHED
+
+    @property
+    def action_percent(self) -> int:
+        """How far the running review action is, by lines (0-100)."""
+        if not self.action_end:
+            return 100
+        return min(100, int(100 * self.action_cursor / self.action_end))
+
+    @property
+    def action_text(self) -> str:
+        """The running review action, for the batch page ("" when none)."""
+        if not self.pending_action:
+            return ""
+        return _("%(action)s: %(done)s of %(total)s codes so far (%(percent)d%%)") % {
+            "action": self.get_pending_action_display(),
+            "done": f"{self.action_done:,}",
+            "total": f"{max(self.action_total, self.action_done):,}",
+            "percent": self.action_percent,
+        }
+
+    @property
+    def is_settled(self) -> bool:
+        """Imported (or failed) and no review action still running on its codes."""
+        return self.is_finished and not self.pending_action
 
     @property
     def import_phase(self) -> str:
@@ -303,6 +345,15 @@ class Code(models.Model):
                 fields=["order_id", "status"],
                 condition=Q(order_id__isnull=False),
                 name="code_order_idx",
+            ),
+            # The admin's status filter, newest first, over codes that left stock
+            # (reserved, sold, redeemed, cancelled, withdrawn): imports insert only
+            # available codes, so this costs them nothing; "available" is most of
+            # the table and found by walking the primary key.
+            models.Index(
+                fields=["status", "-id"],
+                condition=~Q(status="available"),
+                name="code_left_stock_idx",
             ),
         ]
 

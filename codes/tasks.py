@@ -15,6 +15,7 @@ from distribly.mail import TRANSIENT_EMAIL_ERRORS
 
 from .emails import batch_reviewed_message
 from .models import CodeBatch
+from .services.batches import batch_action_run, batches_resume_actions
 from .services.imports import batches_resume_stalled, code_batch_import
 from .webhooks.delivery import (
     WebhookSendError,
@@ -32,6 +33,22 @@ from .webhooks.delivery import (
 )
 def code_batch_import_task(batch_id: int) -> None:
     code_batch_import(batch_id=batch_id)
+
+
+@shared_task(
+    name="codes.tasks.batch_action_run",
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=True,
+    max_retries=5,
+    acks_late=True,
+)
+def batch_action_run_task(batch_id: int) -> None:
+    batch_action_run(batch_id=batch_id)
+
+
+@shared_task(name="codes.tasks.batches_resume_actions")
+def batches_resume_actions_task() -> None:
+    batches_resume_actions()
 
 
 @shared_task(name="codes.tasks.batches_resume_stalled")

@@ -191,11 +191,16 @@ def batch_progress(request: AuthenticatedRequest, pk: int) -> JsonResponse:
     return JsonResponse(
         {
             "status": batch.status,
-            "finished": batch.is_finished,
+            "finished": batch.is_settled,
             "phase": batch.import_phase,
-            "percent": batch.progress_percent,
+            # After the import, a big approval or withdrawal runs with its own progress.
+            "percent": batch.action_percent
+            if batch.is_finished
+            else batch.progress_percent,
             "lines_processed": batch.lines_processed,
-            "progress_text": batch.progress_text,
+            "progress_text": batch.action_text
+            if batch.is_finished
+            else batch.progress_text,
             "accepted": batch.accepted,
             "duplicates": batch.duplicates,
             "rejected": batch.rejected,
@@ -238,6 +243,16 @@ def batch_withdraw(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     except CodesError as e:
         messages.error(request, str(e))
     else:
+        if count is None:
+            messages.success(
+                request,
+                _(
+                    "Taking the unsold codes of batch #%(batch)d off sale: this page "
+                    "shows how far it is."
+                )
+                % {"batch": batch.pk},
+            )
+            return redirect(batch)
         messages.success(
             request,
             ngettext(

@@ -5,13 +5,41 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.core.paginator import Paginator
 from django.db.models import QuerySet
+from django.utils.functional import cached_property
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
 
-class ReadOnlyAdmin(admin.ModelAdmin[Any]):
-    """Staff look, services write: no adding, editing or deleting from admin."""
+class CappedCountPaginator(Paginator[Any]):
+    """Counts at most COUNT_CAP + 1 rows: `COUNT(*)` over ten million codes or a
+    million orders took seconds on every changelist view. Past the cap the
+    changelist says "10,000+" (templates/admin/pagination.html) and its pages stop
+    there; staff narrow the list with its filters and search instead."""
+
+    COUNT_CAP = 10_000
+
+    @cached_property
+    def count(self) -> int:
+        rows = self.object_list
+        if isinstance(rows, QuerySet):
+            return rows[: self.COUNT_CAP + 1].count()
+        return len(rows)
+
+
+class LargeTableAdmin(admin.ModelAdmin[Any]):
+    """A changelist over a table that grows without bound: capped counts, and no
+    second count of the whole table for "N total"."""
+
+    paginator = CappedCountPaginator
+    show_full_result_count = False
+
+
+class ReadOnlyAdmin(LargeTableAdmin):
+    """Staff look, services write: no adding, editing or deleting from admin. The
+    tables behind these (codes, batches, orders, payments, events) grow without
+    bound, so their changelists count with a cap."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

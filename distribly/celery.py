@@ -49,6 +49,12 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
             "task": "codes.tasks.batches_resume_stalled",
             "schedule": stale_sweep_seconds(),
         },
+        # Every minute: big approvals and withdrawals (run in chunks by a task) whose
+        # worker died: queued again, they resume at the last chunk committed.
+        "codes-resume-batch-actions": {
+            "task": "codes.tasks.batches_resume_actions",
+            "schedule": 60.0,
+        },
         # Every minute: release codes of checkouts abandoned past their reservation.
         "sales-expire-reservations": {
             "task": "sales.tasks.orders_expire_reservations",
@@ -115,6 +121,12 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
         "sales-expiry-reminders": {
             "task": "sales.tasks.orders_expiry_remind",
             "schedule": crontab(minute=23),
+        },
+        # Hourly: recount every listing's stock from its codes and repair any drift
+        # of the counters (they are kept in the same transactions; this is the check).
+        "listings-stock-reconcile": {
+            "task": "listings.tasks.listings_stock_reconcile",
+            "schedule": crontab(minute=41),
         },
         # Every minute: send delivery emails whose queue message was lost (outbox sweep).
         "sales-deliveries-sweep": {

@@ -307,6 +307,9 @@ CODES_GENERATE_MAX = envint("CODES_GENERATE_MAX", "1000000")
 # Its final merge writes no progress, but holds the batch's row lock, so a re-claim
 # waits for it rather than running twice (one merge of 2M lines stays well under 60 s).
 CODES_IMPORT_STALE_SECONDS = envint("CODES_IMPORT_STALE_SECONDS", "60")
+# Approving, rejecting or withdrawing a batch changes the codes of this many lines per
+# transaction; a batch with more codes is done by a task, chunk by chunk, with progress.
+CODES_REVIEW_CHUNK = envint("CODES_REVIEW_CHUNK", "20000")
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 # Every upload is counted while it streams in and stopped past CODES_UPLOAD_MAX_BYTES

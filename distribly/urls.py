@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import admin
-from django.contrib.sitemaps.views import sitemap
+from django.contrib.sitemaps import views as sitemaps_views
 from django.urls import include, path, re_path
 from django.views.static import serve
 
@@ -12,6 +12,12 @@ from listings import views as listing_views
 from . import views
 from .metrics import metrics_view
 
+SITEMAPS = {
+    "listings": listing_views.ListingSitemap,
+    "categories": listing_views.CategorySitemap,
+    "storefronts": listing_views.StorefrontSitemap,
+}
+
 admin.site.site_header = "Distribly staff"
 admin.site.site_title = "Distribly staff"
 
@@ -20,17 +26,19 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("metrics", metrics_view, name="metrics"),  # Prometheus, closed by default
     path("api/v1/", api.urls),
+    # An index of sections, each split in pages (Sitemap.limit URLs each): one file
+    # of every listing would grow without bound.
     path(
         "sitemap.xml",
-        sitemap,
-        {
-            "sitemaps": {
-                "listings": listing_views.ListingSitemap,
-                "categories": listing_views.CategorySitemap,
-                "storefronts": listing_views.StorefrontSitemap,
-            }
-        },
-        name="django.contrib.sitemaps.views.sitemap",
+        sitemaps_views.index,
+        {"sitemaps": SITEMAPS, "sitemap_url_name": "sitemap-section"},
+        name="sitemap-index",
+    ),
+    path(
+        "sitemap-<section>.xml",
+        sitemaps_views.sitemap,
+        {"sitemaps": SITEMAPS},
+        name="sitemap-section",
     ),
     # Before the admin's own URLs: its login form has no throttle (see the view).
     path("admin/login/", views.admin_login, name="admin-login"),

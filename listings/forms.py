@@ -155,7 +155,7 @@ class ListingForm(forms.ModelForm[Listing]):
 
     def clean_claim_window_days(self) -> int:
         days = self.cleaned_data.get("claim_window_days")
-        return int(days) if days else self.instance.claim_window_days
+        return self.instance.claim_window_days if days is None else int(days)
 
     def clean_title(self) -> str:
         return reject_html(self.cleaned_data["title"].strip(), _("The title"))

@@ -197,6 +197,33 @@ class Listing(models.Model):
         return self.status != self.Status.ARCHIVED
 
 
+class ListingStock(models.Model):
+    """A listing's stock counts, kept in the same transactions that change its codes
+    (codes' services call `listings.services.listing_stock_move` with what they
+    changed, `F()` updates as pretix counts quota use). Pages read these instead of
+    counting a listing's codes, which took seconds at a million codes.
+
+    `available` is invariant 4's *Available quantity* (available codes of approved
+    batches); `sold` counts sold and redeemed codes, `redeemed` the redeemed ones.
+    `listings_stock_reconcile` recounts from the codes and repairs any drift.
+    A listing without a row has never had an approved code: all counts are 0.
+    """
+
+    listing = models.OneToOneField(
+        Listing, on_delete=models.CASCADE, primary_key=True, related_name="stock"
+    )
+    available = models.BigIntegerField(default=0)
+    reserved = models.BigIntegerField(default=0)
+    sold = models.BigIntegerField(default=0)
+    redeemed = models.BigIntegerField(default=0)
+    reconciled_at = models.DateTimeField(null=True, blank=True)
+
+    COUNTS = ("available", "reserved", "sold", "redeemed")
+
+    def __str__(self) -> str:
+        return f"Stock of listing #{self.pk}"
+
+
 class ListingRevision(models.Model):
     """Changes a seller made to an approved listing, waiting for staff review.
 

@@ -38,11 +38,10 @@ from django.db.models import (
     F,
     FloatField,
     Func,
-    IntegerField,
     OuterRef,
     Q,
     QuerySet,
-    Subquery,
+    Sum,
     TextField,
     Value,
     When,
@@ -53,7 +52,7 @@ from django.utils.translation import gettext_lazy as _
 from distribly.accounts.payouts import selling_sellers
 
 from .models import Listing
-from .selectors import FOR_SALE, SOLD
+from .selectors import stock_count
 
 PAGE_SIZE = 24
 DISCOVERABLE_STATUSES = (Listing.Status.ACTIVE, Listing.Status.SOLD_OUT)
@@ -124,8 +123,7 @@ class SearchFilters:
 
 def discoverable_listings() -> QuerySet[Listing]:
     """Listings buyers can find (see the module docstring), seller joined, with
-    `in_stock`: a per-row EXISTS on the codes' for-sale index, evaluated only for
-    the rows a page shows (a Count over the codes would scan every listing's codes)."""
+    `in_stock` from the listing's stock counter (one join on its primary key)."""
     return (
         Listing.objects.filter(
             selling_sellers(),
@@ -144,9 +142,8 @@ def discoverable_listings() -> QuerySet[Listing]:
 
 
 def _in_stock() -> Q:
-    """On sale with at least one code for sale (an EXISTS on the for-sale index)."""
-    for_sale = Listing.objects.filter(FOR_SALE, pk=OuterRef("pk"))
-    return Q(Exists(for_sale), status=Listing.Status.ACTIVE)
+    """On sale with at least one code for sale (the stock counter)."""
+    return Q(stock__available__gt=0, status=Listing.Status.ACTIVE)
 
 
 def search_listings(
@@ -297,18 +294,6 @@ def _sqlite_match(
     )
 
 
-def _codes_sold() -> Subquery:
-    """Codes sold (sold or redeemed) per listing, in a subquery of its own."""
-    return Subquery(
-        Listing.objects.filter(pk=OuterRef("pk"))
-        .order_by()
-        .values("pk")
-        .annotate(n=Count("codes", filter=SOLD))
-        .values("n"),
-        output_field=IntegerField(),
-    )
-
-
 def _order(qs: QuerySet[Listing], sort: str, *, has_query: bool) -> QuerySet[Listing]:
     if not sort or (sort == Sort.RELEVANCE and not has_query):
         sort = Sort.RELEVANCE if has_query else Sort.NEWEST
@@ -320,7 +305,9 @@ def _order(qs: QuerySet[Listing], sort: str, *, has_query: bool) -> QuerySet[Lis
     if sort == Sort.PRICE_HIGH:
         return qs.order_by("-price", *newest)
     if sort == Sort.BEST_SELLING:
-        return qs.annotate(codes_sold=_codes_sold()).order_by("-codes_sold", *newest)
+        return qs.annotate(codes_sold=stock_count("sold")).order_by(
+            "-codes_sold", *newest
+        )
     return qs.order_by(*newest)
 
 
@@ -358,9 +345,7 @@ def seller_codes_sold(*, seller_id: int) -> int:
     cached = cache.get(key)
     if cached is not None:
         return int(cached)
-    counts = Listing.objects.filter(seller_id=seller_id).aggregate(
-        n=Count("codes", filter=SOLD)
-    )
+    counts = Listing.objects.filter(seller_id=seller_id).aggregate(n=Sum("stock__sold"))
     sold = int(counts["n"] or 0)
     cache.set(key, sold, CODES_SOLD_CACHE)
     return sold

@@ -15,6 +15,9 @@ import hashlib
 import logging
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -23,7 +26,7 @@ from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -36,13 +39,14 @@ from distribly.tasks import enqueue, enqueue_on_commit
 from .emails import waitlist_notice_message
 from .exceptions import ListingError, WaitlistLimited
 from .images import Cover, cover_delete, cover_store
-from .models import ExchangeRate, Listing, ListingRevision, WaitlistEntry
+from .models import ExchangeRate, Listing, ListingRevision, ListingStock, WaitlistEntry
 from .selectors import (
     RATES_CACHE_KEY,
     WAITLIST_LINE,
     listing_backordered,
     listing_pending_changes,
     listing_stock,
+    listing_stock_counted,
 )
 
 logger = logging.getLogger(__name__)
@@ -271,6 +275,132 @@ def _status_for_stock(listing: Listing, available: int | None = None) -> str:
     return S.ACTIVE if available > waiting else S.SOLD_OUT
 
 
+# Moves buffered by `listing_stock_deferred` (None when not deferring).
+_deferred: ContextVar[dict[int, dict[str, int]] | None] = ContextVar(
+    "listing_stock_deferred", default=None
+)
+
+
+def listing_stock_move(
+    *,
+    listing_id: int,
+    available: int = 0,
+    reserved: int = 0,
+    sold: int = 0,
+    redeemed: int = 0,
+) -> None:
+    """Add what a change to a listing's codes moved to its counters, inside the
+    transaction that changed them (codes' services call this after each UPDATE,
+    with the rows it really changed).
+
+    The counter row's lock is held to commit, so every buyer of a listing waits
+    for it: inside `listing_stock_deferred` the move is applied as the block's
+    last statement instead. A listing without a row gets one counted from its
+    codes, which already include this change; a concurrent first insert is
+    caught by the primary key, and then the move is applied on top.
+    """
+    moves = {
+        "available": available,
+        "reserved": reserved,
+        "sold": sold,
+        "redeemed": redeemed,
+    }
+    buffer = _deferred.get()
+    if buffer is not None:
+        pending = buffer.setdefault(listing_id, dict.fromkeys(moves, 0))
+        for name, n in moves.items():
+            pending[name] += n
+        return
+    changes = {name: F(name) + n for name, n in moves.items() if n}
+    if not changes:
+        return
+    if ListingStock.objects.filter(listing_id=listing_id).update(**changes):
+        return
+    _, created = ListingStock.objects.get_or_create(
+        listing_id=listing_id, defaults=listing_stock_counted(listing_id=listing_id)
+    )
+    if not created:
+        ListingStock.objects.filter(listing_id=listing_id).update(**changes)
+
+
+def _flush_deferred() -> None:
+    buffer = _deferred.get()
+    if not buffer:
+        return
+    token = _deferred.set(None)
+    try:
+        for listing_id in sorted(buffer):  # one order: no deadlock between two
+            listing_stock_move(listing_id=listing_id, **buffer.pop(listing_id))
+    finally:
+        _deferred.reset(token)
+
+
+@contextmanager
+def listing_stock_deferred() -> Iterator[None]:
+    """Apply the counter moves made inside as one UPDATE per listing at the end of
+    the block, which the caller ends just before its transaction commits
+    (`order_place`, `payment_confirm`): the row lock is then held for the commit
+    alone, not for the rest of the purchase. Moves of a block that raises are
+    dropped with its transaction. Nested blocks join the outer one.
+
+    Inside, only moves recorded after their codes' UPDATE succeeded may be made,
+    and no savepoint may roll back codes after their move (codes' allocation
+    functions move last)."""
+    if _deferred.get() is not None:
+        yield
+        return
+    token = _deferred.set({})
+    try:
+        yield
+        _flush_deferred()
+    finally:
+        _deferred.reset(token)
+
+
+def listing_stock_reconcile(*, listing_id: int) -> dict[str, int]:
+    """Recount a listing's stock from its codes and repair the counters. Returns
+    the drift that was repaired ({} when they agreed).
+
+    Holds the counter row's lock while counting: a sale that has changed codes but
+    not yet its counters waits for this to commit, and its move lands on the
+    recount, which could not see its uncommitted codes.
+    """
+    with transaction.atomic():
+        stock, _ = ListingStock.objects.get_or_create(listing_id=listing_id)
+        stock = ListingStock.objects.select_for_update().get(pk=stock.pk)
+        counted = listing_stock_counted(listing_id=listing_id)
+        drift = {
+            name: counted[name] - getattr(stock, name)
+            for name in ListingStock.COUNTS
+            if counted[name] != getattr(stock, name)
+        }
+        ListingStock.objects.filter(pk=stock.pk).update(
+            **counted, reconciled_at=timezone.now()
+        )
+        if drift:
+            logger.warning(
+                "stock counters of listing %s were off by %s; repaired",
+                listing_id,
+                drift,
+            )
+            transaction.on_commit(
+                lambda: listing_sync_stock(listing_id=listing_id), robust=True
+            )
+    return drift
+
+
+def listings_stock_reconcile() -> dict[int, dict[str, int]]:
+    """The periodic check (hourly): every listing, one short transaction each.
+    Returns the drift repaired per listing."""
+    repaired = {}
+    ids = Listing.objects.order_by("pk").values_list("pk", flat=True)
+    for listing_id in list(ids):
+        drift = listing_stock_reconcile(listing_id=listing_id)
+        if drift:
+            repaired[listing_id] = drift
+    return repaired
+
+
 @dataclass(frozen=True)
 class StockSync:
     """What `listing_sync_stock` saw and did, read under the listing's lock."""
@@ -296,6 +426,7 @@ def listing_sync_stock(*, listing_id: int) -> StockSync:
     from sold out runs its waitlist line after commit.
     """
     with transaction.atomic():
+        _flush_deferred()  # this reads the counters: moves so far first
         listing = Listing.objects.select_for_update().get(pk=listing_id)
         available = listing_stock(listing=listing)
         previous_status = listing.status

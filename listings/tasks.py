@@ -18,6 +18,7 @@ from .emails import (
 from .models import Listing, ListingRevision, WaitlistEntry
 from .services import (
     exchange_rates_refresh,
+    listings_stock_reconcile,
     waitlist_notice_send,
     waitlist_notify,
     waitlists_sweep,
@@ -96,3 +97,8 @@ def email_waitlist_confirm_task(entry_id: int) -> None:
 )
 def email_waitlist_notice_task(entry_id: int) -> None:
     waitlist_notice_send(entry_id=entry_id)
+
+
+@shared_task(name="listings.tasks.listings_stock_reconcile")
+def listings_stock_reconcile_task() -> None:
+    listings_stock_reconcile()

@@ -440,9 +440,11 @@ def oembed(request: HttpRequest) -> HttpResponse:
 
 
 class ListingSitemap(Sitemap[Listing]):
-    """Product pages of the listings buyers can find (on sale or sold out)."""
+    """Product pages of the listings buyers can find (on sale or sold out), in
+    pages of `limit` (the sitemap index lists them)."""
 
     changefreq = "daily"
+    limit = 10_000
 
     def items(self) -> Any:
         return discoverable_listings().order_by("pk")
@@ -465,6 +467,7 @@ class CategorySitemap(Sitemap[str]):
 
 class StorefrontSitemap(Sitemap[Any]):
     changefreq = "weekly"
+    limit = 10_000
 
     def items(self) -> Any:
         return storefront_sellers().order_by("pk")

@@ -113,7 +113,6 @@ class OrderAdmin(ReadOnlyAdmin):
     list_filter = ["status", "currency", "created_at"]
     search_fields = ["=id", "=reference", "email", "listing__title", "seller__email"]
     list_select_related = ["listing", "seller"]
-    date_hierarchy = "created_at"
     fields = readonly_fields = (
         ORDER_FIELDS  # the token (the order page's capability) is not shown
     )

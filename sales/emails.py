@@ -119,14 +119,25 @@ def dispute_message(dispute: Dispute) -> EmailMultiAlternatives:
 
 def claim_messages(claim: Claim, event: str) -> list[EmailMultiAlternatives]:
     """A claim's news: to the seller when it opens or is escalated or staff decide
-    it, to the buyer when it is replaced (with the new code) or rejected. Refunds
-    are told by the refund's own emails."""
+    it, to the buyer when it is replaced (with the new code) or rejected, to both
+    when an unanswered claim went to staff because it could not be refunded
+    automatically ("unrefunded"). Refunds are told by the refund's own emails."""
     order = claim.order
     listing = order.listing
     seller = listing.seller
     context: dict[str, Any] = {"claim": claim, "order": order, "listing": listing}
     if event in ("opened", "escalated"):
         return [make_message(f"claim-{event}", seller.email, context, seller.language)]
+    if event == "unrefunded":
+        context["disputed"] = order.disputes.exists()
+        return [
+            make_message(
+                "claim-unrefunded-buyer", order.email, context, order.language
+            ),
+            make_message(
+                "claim-unrefunded-seller", seller.email, context, seller.language
+            ),
+        ]
     messages = []
     if event == "replaced" and claim.replacement is not None:
         context["code"] = claim.replacement.reveal()

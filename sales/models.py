@@ -113,6 +113,11 @@ class Order(models.Model):
             models.Index(
                 fields=["seller", "-created_at"], name="order_seller_created_idx"
             ),
+            # The admin's changelist (newest first) and its status filter.
+            models.Index(fields=["-created_at"], name="order_created_idx"),
+            models.Index(
+                fields=["status", "-created_at"], name="order_status_created_idx"
+            ),
             models.Index(
                 fields=["reserved_until"],
                 condition=Q(status="pending"),

@@ -29,12 +29,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from codes.models import Code
 from listings.models import Listing
+from listings.selectors import stock_count
 
 from .models import LedgerEntry, Order
 
@@ -209,20 +210,11 @@ def listing_forecasts(
     *, seller_id: int, sales: Sequence[ListingSales]
 ) -> list[Forecast]:
     """A forecast per active listing, soonest sell-out first, those without recent
-    sales last. `sales` comes from `sales_per_listing`. One query: available codes
-    are counted per listing through the partial index of codes for sale."""
-    available = Subquery(
-        Code.objects.for_sale()
-        .filter(listing_id=OuterRef("pk"))
-        .order_by()
-        .values("listing_id")
-        .annotate(n=Count("pk"))
-        .values("n"),
-        output_field=IntegerField(),
-    )
+    sales last. `sales` comes from `sales_per_listing`. One query, with the
+    listings' stock counters."""
     listings = (
         Listing.objects.filter(seller_id=seller_id, status=Listing.Status.ACTIVE)
-        .annotate(available=Coalesce(available, 0))
+        .annotate(available=stock_count("available"))
         .order_by("title", "pk")
         .values_list("pk", "title", "available")
     )

@@ -314,7 +314,8 @@ class ClaimEvidence:
     code_status: str
     redeemed_at: datetime | None
     redeemed_by: str
-    seller_reveals: list[CodeReveal]
+    seller_reveals: list[CodeReveal]  # the first few
+    seller_reveal_count: int
     buyer_claims: int
     buyer_sellers: int
 
@@ -336,6 +337,16 @@ def claim_evidence(claim: Claim) -> ClaimEvidence:
         .first()
     )
     code = claim.code
+    # The seller saw the value: Show code on this code, or a download of its whole
+    # generated batch (recorded once for the batch, with no code).
+    reveals = CodeReveal.objects.filter(
+        Q(code=code)
+        | Q(
+            code__isnull=True,
+            batch_id=code.batch_id,
+            kind=CodeReveal.Kind.BATCH_DOWNLOAD,
+        )
+    )
     since = timezone.now() - FLAG_PERIOD
     others = Claim.objects.filter(email=claim.email, created_at__gte=since).aggregate(
         n=Count("pk"), sellers=Count("seller", distinct=True)
@@ -349,7 +360,8 @@ def claim_evidence(claim: Claim) -> ClaimEvidence:
         code_status=code.get_status_display(),
         redeemed_at=code.redeemed_at,
         redeemed_by=code.redeemed_by,
-        seller_reveals=list(CodeReveal.objects.filter(code=code).order_by("at")[:20]),
+        seller_reveals=list(reveals.order_by("at", "pk")[:20]),
+        seller_reveal_count=reveals.count(),
         buyer_claims=others["n"] or 0,
         buyer_sellers=others["sellers"] or 0,
     )

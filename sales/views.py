@@ -5,7 +5,6 @@ import logging
 from dataclasses import dataclass
 
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import (
     Http404,
     HttpRequest,
@@ -38,6 +37,7 @@ from distribly.http import (
     query_without,
     verified_email_required,
 )
+from distribly.pagination import PAGE_KEYS, keyset_page
 from listings.models import Listing
 from listings.selectors import listing_stock, seller_listing_choices
 
@@ -212,19 +212,22 @@ def _sales_url(request: HttpRequest) -> str:
     return reverse("sales:sales-list") + (f"?{query}" if query else "")
 
 
+SALES_PAGE_SIZE = 25
+
+
 def _sales_context(
     request: AuthenticatedRequest, revealed: Revealed | None = None
 ) -> dict[str, object]:
     form = _sales_filter(request)
     qs = seller_sales(seller_id=request.user.pk, filters=form.filters())
-    page = Paginator(qs, 25).get_page(request.GET.get("page"))
+    page = keyset_page(qs, request, SALES_PAGE_SIZE)
     return {
         "form": form,
         "page": page,
-        "rows": sales_rows(list(page.object_list)),
+        "rows": sales_rows(page.object_list),
         "totals": sales_totals(qs),
         "revealed": revealed,
-        "extra_query": query_without(request, "page"),
+        "extra_query": query_without(request, *PAGE_KEYS),
         # Actions come back to this page, filters and page number included.
         "page_query": query_without(request),
     }

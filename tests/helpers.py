@@ -4,10 +4,12 @@ imported (`from tests.helpers import codes_of`)."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.db import connection
 from django.urls import reverse
@@ -81,3 +83,20 @@ def run_manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[s
         timeout=60,
         check=False,
     )
+
+
+def sitemap_xml(client: Any) -> str:
+    """The whole sitemap as one text: the index at /sitemap.xml, then every page
+    of every section it lists (fetched by path, as a crawler would)."""
+    index = client.get("/sitemap.xml")
+    assert index.status_code == 200
+    text = index.content.decode()
+    parts = [text]
+    for loc in re.findall(r"<loc>([^<]+)</loc>", text):
+        parts_of = urlsplit(loc)
+        page = client.get(
+            parts_of.path, dict(re.findall(r"(\w+)=(\w+)", parts_of.query))
+        )
+        assert page.status_code == 200, loc
+        parts.append(page.content.decode())
+    return "\n".join(parts)

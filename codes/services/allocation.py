@@ -3,6 +3,10 @@
 available → reserved (codes_allocate, in the buyer's checkout transaction) →
 sold (codes_mark_sold, on payment) → cancelled (codes_cancel, refund or
 revocation); reserved → available (codes_release, expiry or failure).
+
+Each function moves the listing's stock counters (`listing_stock_move`) by the
+rows its UPDATE really changed, in the same transaction, after the codes: the
+counter row's lock is then held only from there to commit.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from django.utils import timezone
 from codes.exceptions import OutOfStock
 from codes.models import Code, WebhookDelivery, WebhookEndpoint
 from codes.webhooks.delivery import webhook_emit, webhook_emit_cancelled
+from listings.services import listing_stock_move
 
 
 def allocation_candidates(*, listing_id: int, quantity: int) -> QuerySet[Code, int]:
@@ -57,29 +62,38 @@ def codes_allocate(
     )
     if updated != quantity:  # somebody else claimed one between our read and write
         raise OutOfStock()
+    listing_stock_move(listing_id=listing_id, available=-quantity, reserved=quantity)
     return ids
 
 
-def codes_release(*, order_id: int) -> int:
-    """Return an order's reserved (never sold) codes to stock. Idempotent."""
-    return Code.objects.filter(order_id=order_id, status=Code.Status.RESERVED).update(
+def codes_release(*, listing_id: int, order_id: int) -> int:
+    """Return an order's reserved (never sold) codes of `listing_id` to stock.
+    Idempotent."""
+    released = Code.objects.filter(
+        order_id=order_id, status=Code.Status.RESERVED
+    ).update(
         status=Code.Status.AVAILABLE,
         order_id=None,
         reserved_until=None,
         status_changed_at=timezone.now(),
     )
+    listing_stock_move(listing_id=listing_id, available=released, reserved=-released)
+    return released
 
 
-def codes_mark_sold(*, order_id: int) -> int:
-    """Turn an order's reservations into sales. Returns how many were sold now.
+def codes_mark_sold(*, listing_id: int, order_id: int) -> int:
+    """Turn an order's reservations (codes of `listing_id`) into sales. Returns how
+    many were sold now.
 
     The caller holds the order's lock, which every release of a reservation also
     takes, so the reserved codes cannot change under it.
     """
     now = timezone.now()
-    return Code.objects.filter(order_id=order_id, status=Code.Status.RESERVED).update(
+    sold = Code.objects.filter(order_id=order_id, status=Code.Status.RESERVED).update(
         status=Code.Status.SOLD, reserved_until=None, sold_at=now, status_changed_at=now
     )
+    listing_stock_move(listing_id=listing_id, reserved=-sold, sold=sold)
+    return sold
 
 
 def codes_allocate_sold(*, listing_id: int, order_id: int, quantity: int) -> list[int]:
@@ -96,6 +110,7 @@ def codes_allocate_sold(*, listing_id: int, order_id: int, quantity: int) -> lis
     )
     if sold != quantity:  # cannot happen: we hold these rows' locks
         raise RuntimeError(f"order {order_id}: allocated codes changed under us")
+    listing_stock_move(listing_id=listing_id, reserved=-sold, sold=sold)
     return ids
 
 
@@ -113,6 +128,12 @@ def codes_cancel(
     Code.objects.filter(id__in=[c.pk for c in codes]).update(
         status=Code.Status.CANCELLED, status_changed_at=now, cancel_reason=reason[:300]
     )
+    if codes:
+        listing_stock_move(
+            listing_id=codes[0].listing_id,
+            sold=-len(codes),
+            redeemed=-sum(c.status == Code.Status.REDEEMED for c in codes),
+        )
     # One query for the sellers without a webhook endpoint (most): no event to queue.
     if (
         codes

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import IO, Any
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -23,9 +25,9 @@ from codes.importing.generator import GeneratorOptions
 from codes.models import Code, CodeBatch
 from codes.services.imports import IMPORT_TASK
 from codes.signals import codes_approved
-from distribly.tasks import enqueue_on_commit
+from distribly.tasks import enqueue, enqueue_on_commit
 from listings.models import Listing
-from listings.services import listing_sync_stock
+from listings.services import listing_stock_move, listing_sync_stock
 
 B = CodeBatch.Status
 REVIEWED_TASK = "codes.tasks.email_batch_reviewed"
@@ -96,65 +98,192 @@ def batch_create_from_values(*, listing: Listing, values: list[str]) -> CodeBatc
     )
 
 
+A = CodeBatch.Action
+ACTION_TASK = "codes.tasks.batch_action_run"
+
+
+def _action_start(batch: CodeBatch, action: str, total: int) -> None:
+    """Set a locked batch up for `action` over all its lines, from the start."""
+    batch.pending_action = action
+    batch.action_cursor = 0
+    batch.action_end = (
+        Code.objects.filter(batch_id=batch.pk).aggregate(end=Max("line"))["end"] or 0
+    )
+    batch.action_done = 0
+    batch.action_total = total
+    batch.action_heartbeat_at = timezone.now()
+
+
+def _action_chunk(batch: CodeBatch) -> int:
+    """One chunk of a locked batch's action: the codes of the next
+    CODES_REVIEW_CHUNK lines (the (batch, line) index), with the stock counters and
+    the cursor in the same transaction. Returns the codes changed."""
+    lines = {
+        "batch_id": batch.pk,
+        "line__gt": batch.action_cursor,
+        "line__lte": batch.action_cursor + settings.CODES_REVIEW_CHUNK,
+        "status": Code.Status.AVAILABLE,
+    }
+    if batch.pending_action == A.APPROVE:
+        changed = Code.objects.filter(**lines, approved=False).update(approved=True)
+        listing_stock_move(listing_id=batch.listing_id, available=changed)
+    else:  # withdraw: only approved codes were counted as stock
+        now = timezone.now()
+        on_sale = Code.objects.filter(**lines, approved=True).update(
+            status=Code.Status.WITHDRAWN, status_changed_at=now
+        )
+        unreviewed = Code.objects.filter(**lines, approved=False).update(
+            status=Code.Status.WITHDRAWN, status_changed_at=now
+        )
+        listing_stock_move(listing_id=batch.listing_id, available=-on_sale)
+        changed = on_sale + unreviewed
+    batch.action_cursor = min(
+        batch.action_end, batch.action_cursor + settings.CODES_REVIEW_CHUNK
+    )
+    batch.action_done += changed
+    batch.action_heartbeat_at = timezone.now()
+    return changed
+
+
+def _action_finish(batch: CodeBatch) -> None:
+    """The action's last chunk is done (same transaction): tell who needs to know."""
+    if batch.pending_action == A.APPROVE:
+        enqueue_on_commit(REVIEWED_TASK, batch.pk)
+        codes_approved.send(sender=CodeBatch, listing_id=batch.listing_id)
+    batch.pending_action = A.NONE
+    if batch.action_done >= ANALYZE_AFTER_CODES:
+        transaction.on_commit(_analyze_codes, robust=True)
+
+
+ANALYZE_AFTER_CODES = 100_000
+
+
+def _analyze_codes() -> None:
+    """Fresh planner statistics after a big change of the codes table, so that pages
+    do not wait for autovacuum (or for nobody, where it is off)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE codes_code")
+
+
+def batch_action_step(batch_id: int) -> bool:
+    """Run one chunk of a batch's pending action in its own transaction. Returns
+    whether there is more to do. Safe to run twice at once (the batch's lock
+    orders them) and after a crash (the cursor is committed with each chunk)."""
+    with transaction.atomic():
+        batch = CodeBatch.objects.select_for_update().get(pk=batch_id)
+        if not batch.pending_action:
+            return False
+        _action_chunk(batch)
+        done = batch.action_cursor >= batch.action_end
+        if done:
+            _action_finish(batch)
+        batch.save()
+        listing_sync_stock(listing_id=batch.listing_id)
+    return not done
+
+
+def batch_action_run(*, batch_id: int) -> None:
+    """The task: run a batch's pending action to the end, chunk by chunk."""
+    while batch_action_step(batch_id):
+        pass
+
+
+def batches_resume_actions() -> list[int]:
+    """Batches whose action stopped (a worker died): queue them again. Runs every
+    minute; a chunk takes well under CODES_IMPORT_STALE_SECONDS."""
+    stale = timezone.now() - timedelta(seconds=settings.CODES_IMPORT_STALE_SECONDS)
+    ids = list(
+        CodeBatch.objects.exclude(pending_action=A.NONE)
+        .filter(action_heartbeat_at__lt=stale)
+        .values_list("pk", flat=True)
+    )
+    for batch_id in ids:
+        enqueue(ACTION_TASK, batch_id)
+    return ids
+
+
+def _action_begin(batch: CodeBatch) -> bool:
+    """Inside the caller's transaction, with `batch` locked and set up by
+    _action_start: a batch of at most CODES_REVIEW_CHUNK codes is done now, all or
+    nothing with the caller; a bigger one is queued to run in chunks after commit.
+    Returns whether it is done."""
+    if batch.action_total <= settings.CODES_REVIEW_CHUNK:
+        while batch.action_cursor < batch.action_end:
+            _action_chunk(batch)
+        _action_finish(batch)
+        batch.save()
+        listing_sync_stock(listing_id=batch.listing_id)
+        return True
+    batch.save()
+    enqueue_on_commit(ACTION_TASK, batch.pk)
+    return False
+
+
 def batch_approve(*, batch: CodeBatch, by: Any) -> CodeBatch:
-    """Put a batch's available codes on sale; brings a sold-out listing back."""
+    """Put a batch's available codes on sale; brings a sold-out listing back.
+
+    A big batch is approved at once and its codes go on sale in chunks by a task
+    (`pending_action`, with progress), each chunk a short transaction: one
+    transaction over two million codes took longer than a web request may."""
     with transaction.atomic():
         batch = CodeBatch.objects.select_for_update().get(pk=batch.pk)
-        if batch.status != B.IMPORTED:
+        if batch.status != B.IMPORTED or batch.pending_action:
             raise CodesError(
                 _("Only imported batches can be approved (this one is %(status)s).")
                 % {"status": batch.get_status_display().lower()}
             )
-        Code.objects.filter(batch=batch, status=Code.Status.AVAILABLE).update(
-            approved=True
-        )
         batch.status = B.APPROVED
         batch.reviewed_at = timezone.now()
         batch.reviewed_by = by
         batch.review_note = ""
-        batch.save()
-        listing_sync_stock(listing_id=batch.listing_id)
-        enqueue_on_commit(REVIEWED_TASK, batch.pk)
-        codes_approved.send(sender=CodeBatch, listing_id=batch.listing_id)
+        _action_start(batch, A.APPROVE, batch.accepted)
+        _action_begin(batch)
     return batch
 
 
 def batch_reject(*, batch: CodeBatch, by: Any, reason: str) -> CodeBatch:
-    """Reject an imported batch: its codes are withdrawn (and still block re-use)."""
+    """Reject an imported batch: its codes are withdrawn (and still block re-use),
+    in chunks by a task for a big batch (they were never on sale meanwhile)."""
     reason = reason.strip()
     if not reason:
         raise CodesError(_("Give the seller a reason for the rejection."))
     with transaction.atomic():
         batch = CodeBatch.objects.select_for_update().get(pk=batch.pk)
-        if batch.status != B.IMPORTED:
+        if batch.status != B.IMPORTED or batch.pending_action:
             raise CodesError(_("Only imported batches can be rejected."))
-        _withdraw(batch)
         batch.status = B.REJECTED
         batch.reviewed_at = timezone.now()
         batch.reviewed_by = by
         batch.review_note = reason
-        batch.save()
+        _action_start(batch, A.WITHDRAW, batch.accepted)
+        _action_begin(batch)
         enqueue_on_commit(REVIEWED_TASK, batch.pk)
     return batch
 
 
-def _withdraw(batch: CodeBatch) -> int:
-    return Code.objects.filter(batch=batch, status=Code.Status.AVAILABLE).update(
-        status=Code.Status.WITHDRAWN, status_changed_at=timezone.now()
-    )
-
-
-def batch_withdraw_unsold(*, batch: CodeBatch) -> int:
-    """The seller takes the unsold codes of a batch off sale. Returns how many."""
+def batch_withdraw_unsold(*, batch: CodeBatch) -> int | None:
+    """The seller takes the unsold codes of a batch off sale. Returns how many, or
+    None when a task does it in chunks (the batch page shows its progress); an
+    approval still running stops where it is."""
     with transaction.atomic():
         batch = CodeBatch.objects.select_for_update().get(pk=batch.pk)
         if batch.status not in (B.IMPORTED, B.APPROVED):
             raise CodesError(
                 _("Only imported or approved batches have codes to withdraw.")
             )
-        count = _withdraw(batch)
-        listing_sync_stock(listing_id=batch.listing_id)
-    return count
+        if batch.pending_action == A.WITHDRAW:
+            return None
+        unsold = Code.objects.filter(batch_id=batch.pk, status=Code.Status.AVAILABLE)
+        total = (
+            batch.accepted
+            if batch.accepted > settings.CODES_REVIEW_CHUNK
+            else (unsold.count())
+        )
+        _action_start(batch, A.WITHDRAW, total)
+        if not _action_begin(batch):
+            return None
+    return batch.action_done
 
 
 def codes_withdraw_surplus(*, listing: Listing, keep: int) -> int:
@@ -165,5 +294,6 @@ def codes_withdraw_surplus(*, listing: Listing, keep: int) -> int:
         count = Code.objects.filter(id__in=extra, status=Code.Status.AVAILABLE).update(
             status=Code.Status.WITHDRAWN, status_changed_at=timezone.now()
         )
+        listing_stock_move(listing_id=listing.pk, available=-count)
         listing_sync_stock(listing_id=listing.pk)
     return count

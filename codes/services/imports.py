@@ -33,8 +33,9 @@ from codes.importing.engine import (
 from codes.importing.generator import GeneratorOptions, generate
 from codes.importing.reader import Line, ReadState, UnreadableFile, iter_lines
 from codes.models import CodeBatch
+from codes.signals import codes_approved
 from distribly.tasks import enqueue
-from listings.services import listing_sync_stock
+from listings.services import listing_stock_move, listing_sync_stock
 
 logger = logging.getLogger(__name__)
 
@@ -170,6 +171,10 @@ def _merge(
             seller_id=batch.seller_id,
             approved=auto_approve,
         )
+        if auto_approve:
+            listing_stock_move(listing_id=batch.listing_id, available=report.accepted)
+            # On sale now, as after staff approve: backorders get these codes first.
+            codes_approved.send(sender=CodeBatch, listing_id=batch.listing_id)
         now = timezone.now()
         locked.status = B.APPROVED if auto_approve else B.IMPORTED
         if auto_approve:

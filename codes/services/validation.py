@@ -36,7 +36,7 @@ from codes.importing.generator import (
 from codes.importing.text import InvalidCode, case_fold, normalise
 from codes.models import Code, CodeBatch
 from codes.webhooks.delivery import webhook_emit_cancelled
-from listings.services import listing_sync_stock
+from listings.services import listing_stock_move, listing_sync_stock
 
 S = Code.Status
 
@@ -176,6 +176,7 @@ def _redeem(code: Code, account: str) -> Code:
     code.save(
         update_fields=["status", "redeemed_at", "redeemed_by", "status_changed_at"]
     )
+    listing_stock_move(listing_id=code.listing_id, redeemed=1)
     return code
 
 
@@ -219,6 +220,7 @@ def _cancel(code: Code, reason: str) -> Code:
     if code.status == S.RESERVED:
         raise CodeBusy()
     now = timezone.now()
+    was = code.status
     if code.status == S.AVAILABLE:
         code.status = S.WITHDRAWN  # never sold: it simply leaves stock
     else:
@@ -226,6 +228,12 @@ def _cancel(code: Code, reason: str) -> Code:
     code.cancel_reason = reason[:300]
     code.status_changed_at = now
     code.save(update_fields=["status", "cancel_reason", "status_changed_at"])
+    if was == S.AVAILABLE:
+        listing_stock_move(listing_id=code.listing_id, available=-int(code.approved))
+    else:
+        listing_stock_move(
+            listing_id=code.listing_id, sold=-1, redeemed=-int(was == S.REDEEMED)
+        )
     if code.status == S.CANCELLED:
         webhook_emit_cancelled(code=code, reason=code.cancel_reason)
     else:

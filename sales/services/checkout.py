@@ -19,6 +19,7 @@ from distribly.accounts.models import PayoutAccount
 from distribly.accounts.payouts import seller_can_sell
 from distribly.ratelimits import window_hit
 from listings.models import Listing
+from listings.services import listing_stock_deferred
 from sales.exceptions import CheckoutLimited, OrderError
 from sales.models import Order, Payment
 from sales.payments import get_provider
@@ -142,7 +143,7 @@ def order_place(
     apply. Raises OutOfStock (nothing is written), CheckoutLimited or OrderError.
     """
     email = email.strip().lower()
-    with transaction.atomic():
+    with transaction.atomic(), listing_stock_deferred():
         listing = Listing.objects.select_related("seller").get(pk=listing_id)
         if (
             listing.status != Listing.Status.ACTIVE

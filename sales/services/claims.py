@@ -295,18 +295,16 @@ def claims_unanswered_sweep() -> list[int]:
 
 
 def claims_refunding_settle() -> int:
-    """Claims `refunding` for a while with no refund pending on their order: the
-    process died between the provider's answer and ours. A refund that went
-    through closed them already (claims_close_refunded); the rest are answerable
-    again."""
-    stale = Claim.objects.filter(status=CS.REFUNDING, decided_at__isnull=True).exclude(
+    """Claims `refunding` with no refund pending on their order: the process died
+    between the provider's answer and ours. A refund that went through closed them
+    already (claims_close_refunded); the rest are answerable again by whoever had
+    them: staff when escalated (a buyer's escalation, whose claim carries the
+    seller's rejection in `decided_at`, or an unanswered claim sent to staff), the
+    seller otherwise."""
+    stale = Claim.objects.filter(status=CS.REFUNDING).exclude(
         order__refunds__status=Refund.Status.PENDING,
     )
-    settled = 0
-    for claim in stale.filter(escalated_at__isnull=False):
-        settled += Claim.objects.filter(pk=claim.pk, status=CS.REFUNDING).update(
-            status=CS.ESCALATED
-        )
+    settled = stale.filter(escalated_at__isnull=False).update(status=CS.ESCALATED)
     settled += stale.filter(escalated_at__isnull=True).update(status=CS.OPEN)
     return settled
 
@@ -332,11 +330,14 @@ def claim_refund_unanswered(*, claim_id: int) -> Claim | None:
         )
         if not refused:
             raise  # the provider is unreachable: the task retries
-        Claim.objects.filter(pk=claim.pk, status=CS.OPEN).update(
-            status=CS.ESCALATED,
-            escalated_at=timezone.now(),
-            escalation_message=f"Not answered in time, and not refunded automatically: {e}"[
-                :2000
-            ],
-        )
+        with transaction.atomic():
+            moved = Claim.objects.filter(pk=claim.pk, status=CS.OPEN).update(
+                status=CS.ESCALATED,
+                escalated_at=timezone.now(),
+                escalation_message=f"Not answered in time, and not refunded automatically: {e}"[
+                    :2000
+                ],
+            )
+            if moved:  # both sides are told it went to staff, and why
+                enqueue_on_commit(EMAIL_TASK, claim.pk, "unrefunded")
         return None

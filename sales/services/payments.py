@@ -21,6 +21,7 @@ from codes.services.allocation import (
     codes_release,
 )
 from distribly.tasks import enqueue_on_commit
+from listings.services import listing_stock_deferred
 from sales.models import Order, Payment
 from sales.payments import get_provider
 from sales.payments.base import ProviderStatus
@@ -56,7 +57,7 @@ def payment_confirm(*, payment_id: int, status: ProviderStatus | None = None) ->
     `status` is what the provider said about the payment (its id, risk, card).
     """
     status = status or ProviderStatus(state="paid")
-    with transaction.atomic():
+    with transaction.atomic(), listing_stock_deferred():
         payment, order = _locked(payment_id)
         if payment.status == Payment.Status.CONFIRMED:
             return order
@@ -91,7 +92,10 @@ def payment_confirm(*, payment_id: int, status: ProviderStatus | None = None) ->
         # lock). An expired or failed order holds none: it gets fresh codes, if any remain.
         if order.status != OS.PENDING and not _allocate_again(order, now):
             return order
-        if codes_mark_sold(order_id=order.pk) != order.quantity:
+        if (
+            codes_mark_sold(listing_id=order.listing_id, order_id=order.pk)
+            != order.quantity
+        ):
             # the invariant above broke: roll everything back rather than sell wrong
             raise RuntimeError(
                 f"order {order.pk}: reserved codes do not match its quantity"
@@ -143,7 +147,7 @@ def _payment_end(payment_id: int, payment_status: str, order_status: str) -> Ord
             payment.status = payment_status
             payment.save(update_fields=["status"])
         if order.status == OS.PENDING:
-            codes_release(order_id=order.pk)
+            codes_release(listing_id=order.listing_id, order_id=order.pk)
             order.status = order_status
             order.save(update_fields=["status"])
     return order

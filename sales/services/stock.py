@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Q
 
-from codes.models import Code
 from codes.webhooks.delivery import webhook_emit
 from distribly.tasks import enqueue_on_commit
 from listings.models import Listing
@@ -23,10 +22,9 @@ def order_after_fulfilment(*, order_id: int) -> None:
 def listings_stock_sweep() -> list[int]:
     """Active listings with nothing left for sale: run the stock check that a lost
     queue message would have run (invariant 4 holds again within minutes)."""
-    for_sale = Code.objects.for_sale().filter(listing_id=OuterRef("pk"))
     ids = list(
         Listing.objects.filter(status=Listing.Status.ACTIVE)
-        .exclude(Exists(for_sale))
+        .filter(Q(stock__isnull=True) | Q(stock__available__lte=0))
         .values_list("pk", flat=True)[:500]
     )
     for listing_id in ids:

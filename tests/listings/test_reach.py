@@ -10,6 +10,7 @@ import pytest
 from django.urls import reverse
 
 from listings.models import Listing
+from tests.helpers import sitemap_xml
 
 pytestmark = pytest.mark.django_db
 
@@ -117,7 +118,7 @@ def test_sitemap_lists_exactly_the_listings_on_the_site_and_robots_points_to_it(
     pending = listing_factory()
     paused = active_listing(codes=1)
     Listing.objects.filter(pk=paused.pk).update(status=Listing.Status.PAUSED)
-    xml = client.get("/sitemap.xml").content.decode()
+    xml = sitemap_xml(client)
     locs = re.findall(r"<loc>([^<]+)</loc>", xml)
     assert [loc for loc in locs if "/items/" in loc] == [
         f"http://testserver/items/{active.pk}/"

@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from listings.models import Listing
+from tests.helpers import sitemap_xml
 
 
 @pytest.mark.django_db
@@ -96,7 +97,7 @@ def test_sitemap_lists_category_pages_and_storefronts(client, listing_factory):
     listing = listing_factory(
         status=Listing.Status.SOLD_OUT, category=Listing.Category.GIFT_VOUCHERS
     )
-    xml = client.get("/sitemap.xml").content.decode()
+    xml = sitemap_xml(client)
     assert "<loc>http://testserver/c/gift-vouchers/</loc>" in xml
     assert "<loc>http://testserver/c/licence-keys/</loc>" not in xml  # empty
     assert f"<loc>http://testserver/sellers/{listing.seller_id}/</loc>" in xml
