@@ -7,9 +7,9 @@ from typing import Any
 from django.contrib import admin, messages
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
-from django.utils.functional import cached_property
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.utils.functional import cached_property
 
 
 class CappedCountPaginator(Paginator[Any]):

@@ -80,6 +80,17 @@ RAW_PLACE = [
 ]
 
 
+# The listing's stock counters, moved as the last statement of each transaction.
+RAW_STOCK_RESERVE = (
+    "UPDATE listings_listingstock SET available = available - 1, reserved = reserved + 1"
+    " WHERE listing_id = %s"
+)
+RAW_STOCK_SELL = (
+    "UPDATE listings_listingstock SET reserved = reserved - 1, sold = sold + 1"
+    " WHERE listing_id = %s"
+)
+
+
 def _purchase_raw(listing_id: int, seller_id: int) -> Any:
     conn = psycopg.connect(os.environ["BENCH_PG_DSN"])
 
@@ -91,6 +102,7 @@ def _purchase_raw(listing_id: int, seller_id: int) -> Any:
             code_id = cur.execute(RAW_PLACE[1], [listing_id]).fetchone()[0]
             cur.execute(RAW_PLACE[2], [order_id, code_id])
             payment_id = cur.execute(RAW_PLACE[3], [order_id]).fetchone()[0]
+            cur.execute(RAW_STOCK_RESERVE, [listing_id])  # last, as the app does
         with conn.transaction():
             cur = conn.cursor()
             cur.execute(
@@ -118,6 +130,7 @@ def _purchase_raw(listing_id: int, seller_id: int) -> Any:
                 " updated_at) VALUES (%s, 'pending', 0, '', now(), now())",
                 [order_id],
             )
+            cur.execute(RAW_STOCK_SELL, [listing_id])
 
     return once
 

@@ -29,6 +29,7 @@ import psycopg
 import redis
 
 from tests.bench.api import bench_verify
+from tests.bench.http import bench_http_purchases
 from tests.bench.purchases import bench_purchases
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -220,7 +221,7 @@ def purchase_figures(args: argparse.Namespace, url: str, env: dict[str, str]) ->
         "seller,_ = user_ensure(email='bench-shop@example.com', password=None)\n"
         "staff,_ = user_ensure(email='bench-staff@example.com', password=None, is_staff=True)\n"
         "ids = []\n"
-        "for title in ('Bench full path', 'Bench raw SQL'):\n"
+        "for title in ('Bench full path', 'Bench raw SQL', 'Bench pages'):\n"
         "    l = listing_create(seller=seller, title=title, price=Decimal('5'), currency='USD', instructions='Use it', max_per_order=1)\n"
         f"    b = batch_create_generated(listing=l, options=GeneratorOptions(count={args.stock}))\n"
         "    b = code_batch_import(batch_id=b.pk)\n"
@@ -239,6 +240,7 @@ def purchase_figures(args: argparse.Namespace, url: str, env: dict[str, str]) ->
     )  # the buyer processes are spawned with this environment
     os.environ["BENCH_PG_DSN"] = url
     bench_purchases(data["listings"][0], data["listings"][1], data["seller"])
+    bench_http_purchases({**env, "BENCH_PG_DSN": url}, data["listings"][2])
 
 
 def import_figures(args: argparse.Namespace, url: str, env: dict[str, str]) -> None:
