@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock requirements-dev.lock pyproject.toml | cksum | cut -d' ' -f1)
 DEV_ENV := DJANGO_DEBUG=$${DJANGO_DEBUG:-True}
 
-.PHONY: install run admin-login test checks smoke e2e chromium lint worker beat bench bench-smoke lock clean
+.PHONY: install run admin-login test checks smoke e2e chromium lint worker beat bench bench-scale bench-smoke lock clean
 
 $(STAMP): requirements.lock requirements-dev.lock pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -78,11 +78,20 @@ bench: install
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/distribly_bench} \
 	  $(BIN)/python -m tests.bench.run $(BENCH_ARGS)
 
-## bench-smoke: the whole bench at tiny sizes and 1 s runs (about a minute); fails when
-## any figure cannot be produced, so the bench cannot rot (CI runs it)
+## bench-scale: the scale ladder: 10M codes, 10k sellers, 1M orders generated in SQL,
+## then import, purchases and the pages at that size (about half an hour here)
+bench-scale: install
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/distribly_bench_scale} \
+	  $(BIN)/python -m tests.bench.scale $(BENCH_ARGS)
+
+## bench-smoke: the whole bench and the scale ladder at tiny sizes and 1 s runs (a
+## minute or two); fails when any figure cannot be produced, so the bench cannot rot
+## (CI runs it)
 bench-smoke: install
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/distribly_bench_smoke} \
 	  $(BIN)/python -m tests.bench.run --smoke
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/distribly_bench_smoke} \
+	  $(BIN)/python -m tests.bench.scale --smoke
 
 ## lock: re-resolve the pinned requirements from pyproject.toml: requirements.lock holds
 ## what the production image installs, requirements-dev.lock the development and test tools

@@ -25,7 +25,8 @@ CURSOR = re.compile(r"^(-?\d{1,17})_(\d{1,19})$")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def _cursor(row: Any) -> str:
+def cursor_of(row: Any) -> str:
+    """The cursor that pages from `row` (its created_at and primary key)."""
     micros = (row.created_at - EPOCH) // timedelta(microseconds=1)
     return f"{micros}_{row.pk}"
 
@@ -85,8 +86,8 @@ def _page(
         rows = rows[:size][::-1]
         return KeysetPage(
             rows,
-            older=_cursor(rows[-1]) if rows else None,
-            newer=_cursor(rows[0]) if rows and more_newer else None,
+            older=cursor_of(rows[-1]) if rows else None,
+            newer=cursor_of(rows[0]) if rows and more_newer else None,
         )
     if older_than is not None:
         when, pk = older_than
@@ -96,6 +97,6 @@ def _page(
     rows = rows[:size]
     return KeysetPage(
         rows,
-        older=_cursor(rows[-1]) if rows and more_older else None,
-        newer=_cursor(rows[0]) if rows and older_than is not None else None,
+        older=cursor_of(rows[-1]) if rows and more_older else None,
+        newer=cursor_of(rows[0]) if rows and older_than is not None else None,
     )
