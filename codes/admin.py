@@ -231,7 +231,7 @@ class CodeAdmin(ReadOnlyAdmin):
     ]
     list_filter = ["status", "approved"]
     search_fields = ["=id", "=batch__id", "listing__title"]
-    list_select_related = ["listing", "batch"]
+    list_select_related = ["listing", "batch__listing"]
     fields = [
         "seller",
         "listing",

@@ -113,7 +113,7 @@ def load(url: str, t: dict[str, int], args: argparse.Namespace) -> float:
             "display_name": "'Scale seller ' || g",
         })  # fmt: skip
         cur.execute(
-            "CREATE TABLE bench_map AS SELECT substring(email from 14 for 12)::int AS g,"
+            "CREATE TABLE bench_map AS SELECT split_part(split_part(email, '@', 1), '-', 3)::int AS g,"
             " id AS user_id, 0 AS listing_id, 0 AS batch_id FROM accounts_user"
             " WHERE email LIKE 'scale-seller-%%@bench.test'"
         )
@@ -201,7 +201,7 @@ listing = Listing.objects.get(seller=big)
 batch = CodeBatch.objects.get(listing=listing)
 middle = Order.objects.filter(seller=big).order_by('-created_at', '-pk')[Order.objects.filter(seller=big).count() // 2]
 from distribly.pagination import cursor_of
-seller, staff, public = Client(), Client(), Client()
+seller, staff, public = (Client(HTTP_HOST='localhost') for _ in range(3))
 seller.force_login(big)
 staff.force_login(User.objects.get(email='scale-staff@bench.test'))
 pages = [
