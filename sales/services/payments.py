@@ -30,6 +30,7 @@ from .backorders import order_backorder
 from .earnings import ledger_sale
 from .fraud import hold_reason, order_deliver_codes, order_hold
 from .refunds import REFUND_AUTO_TASK
+from .stock import stock_check_due
 
 logger = logging.getLogger(__name__)
 
@@ -102,7 +103,8 @@ def payment_confirm(*, payment_id: int, status: ProviderStatus | None = None) ->
             )
         order.paid_at = now
         ledger_sale(order)
-        enqueue_on_commit("sales.tasks.order_fulfilled", order.pk)
+        if stock_check_due(listing_id=order.listing_id):
+            enqueue_on_commit("sales.tasks.order_fulfilled", order.pk)
         reason = hold_reason(order=order, payment=payment)
         if reason:
             order_hold(order=order, reason=reason)

@@ -8,8 +8,37 @@ from django.db.models import Q
 from codes.webhooks.delivery import webhook_emit
 from distribly.tasks import enqueue_on_commit
 from listings.models import Listing
+from listings.selectors import stock_count
 from listings.services import listing_sync_stock
 from sales.models import Order
+
+
+def stock_check_due(*, listing_id: int) -> bool:
+    """Whether a sale of this listing may have crossed a line the stock check acts
+    on: nothing left (sold out), under the low-stock threshold and not yet alerted,
+    or a backorder line to keep. One read of the listing and its counter; most sales
+    cross nothing and queue no message for it (the stock sweep repeats the check
+    for any listing whose message was lost)."""
+    row = (
+        Listing.objects.filter(pk=listing_id)
+        .annotate(available=stock_count("available"))
+        .values(
+            "available", "low_stock_threshold", "low_stock_alerted", "allow_backorders"
+        )
+        .first()
+    )
+    if row is None:
+        return False
+    threshold = row["low_stock_threshold"]
+    return (
+        row["available"] <= 0
+        or row["allow_backorders"]
+        or (
+            threshold is not None
+            and row["available"] < threshold
+            and not row["low_stock_alerted"]
+        )
+    )
 
 
 def order_after_fulfilment(*, order_id: int) -> None:

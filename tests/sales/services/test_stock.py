@@ -9,6 +9,8 @@ from codes import tasks as code_tasks
 from codes.models import WebhookDelivery
 from listings.models import Listing
 from sales import tasks
+from sales.services.checkout import order_place
+from sales.services.payments import payment_confirm
 from sales.services.stock import listings_stock_sweep
 
 pytestmark = pytest.mark.django_db
@@ -82,3 +84,23 @@ def test_broker_down_at_the_last_sale_the_sweep_still_marks_sold_out(
     listing.refresh_from_db()
     assert listing.status == Listing.Status.SOLD_OUT
     assert listings_stock_sweep() == []
+
+
+def test_a_sale_that_crosses_no_line_queues_one_message_the_last_one_two(
+    active_listing, django_capture_on_commit_callbacks
+):
+    """The delivery email is queued for every sale; the stock check only when the
+    sale may have crossed a line (sold out, low stock, backorders)."""
+    listing = active_listing(codes=2, low_stock_threshold=1)
+    queued = []
+    for email in ("a@example.com", "b@example.com"):
+        placed = order_place(listing_id=listing.pk, quantity=1, email=email)
+        with django_capture_on_commit_callbacks() as callbacks:
+            payment_confirm(payment_id=placed.payment.pk)
+        queued.append(len(callbacks))
+        with django_capture_on_commit_callbacks(execute=True):
+            for callback in callbacks:
+                callback()
+    assert queued == [1, 2]  # 1 left (not under 1): delivery only; then sold out
+    listing.refresh_from_db()
+    assert listing.status == Listing.Status.SOLD_OUT
