@@ -6,7 +6,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.core.paginator import Paginator
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.functional import cached_property
@@ -34,6 +34,22 @@ class LargeTableAdmin(admin.ModelAdmin[Any]):
 
     paginator = CappedCountPaginator
     show_full_result_count = False
+
+    def indexed_search(self, term: str) -> Q | None:
+        """The changelist's search as a filter an index answers; None falls back to
+        Django's search_fields (whose "=id" compares UPPER(id::text) and scans the
+        whole table: 3.3 s over ten million codes)."""
+        return None
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
+    ) -> tuple[QuerySet[Any], bool]:
+        term = search_term.strip().lstrip("#")
+        if term:
+            indexed = self.indexed_search(term)
+            if indexed is not None:
+                return queryset.filter(indexed), False
+        return super().get_search_results(request, queryset, search_term)
 
 
 class ReadOnlyAdmin(LargeTableAdmin):
@@ -86,3 +102,8 @@ def reject_with_reason(
             "recipient": recipient,
         },
     )
+
+
+def number(term: str) -> int | None:
+    """A search term that is an id (digits only, within a bigint), else None."""
+    return int(term) if term.isdigit() and len(term) <= 18 else None

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.sitemaps import Sitemap
 from django.core.paginator import Paginator
+from django.db.models import Max
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -451,6 +452,10 @@ class ListingSitemap(Sitemap[Listing]):
 
     def lastmod(self, item: Listing) -> Any:
         return item.updated_at
+
+    def get_latest_lastmod(self) -> Any:
+        """For the index: one MAX, not every listing loaded (Django's default)."""
+        return self.items().aggregate(latest=Max("updated_at"))["latest"]
 
 
 class CategorySitemap(Sitemap[str]):

@@ -1,19 +1,21 @@
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import BadRequest, PermissionDenied
-from django.db.models import Case, QuerySet, When
+from django.db.models import Case, Q, QuerySet, When
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.views.decorators.http import require_POST
 
-from distribly.admin import ReadOnlyAdmin, reject_with_reason
+from distribly.admin import ReadOnlyAdmin, number, reject_with_reason
 from distribly.errors import FieldError
+from listings.models import Listing
 
 from .exceptions import ClaimError, RefundError
 from .models import (
@@ -96,6 +98,29 @@ class DeliveryInline(_OrderRecordInline):
     fields = readonly_fields = DELIVERY_INLINE_FIELDS
 
 
+REFERENCE = re.compile(r"[0-9A-Z]{5}-[0-9A-Z]{5}")
+
+
+class CurrencyFilter(admin.SimpleListFilter):
+    """Orders by currency, offered from the listings' currencies: Django's default
+    (SELECT DISTINCT over every order) took 70 ms at a million orders."""
+
+    title = "currency"
+    parameter_name = "currency"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        currencies = (
+            Listing.objects.order_by("currency")
+            .values_list("currency", flat=True)
+            .distinct()
+        )
+        return [(c, c) for c in currencies]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        value = self.value()
+        return queryset.filter(currency=value) if value else queryset
+
+
 @admin.register(Order)
 class OrderAdmin(ReadOnlyAdmin):
     list_display = [
@@ -110,14 +135,33 @@ class OrderAdmin(ReadOnlyAdmin):
         "status",
         "refunded_amount",
     ]
-    list_filter = ["status", "currency", "created_at"]
-    search_fields = ["=id", "=reference", "email", "listing__title", "seller__email"]
+    list_filter = ["status", CurrencyFilter, "created_at"]
+    search_fields = ["=id"]  # shows the box; indexed_search answers it
+    search_help_text = (
+        "An order's number or reference, a buyer's or seller's email, or words of "
+        "the item's title."
+    )
     list_select_related = ["listing", "seller"]
     fields = readonly_fields = (
         ORDER_FIELDS  # the token (the order page's capability) is not shown
     )
     inlines = [PaymentInline, DeliveryInline, RefundInline]
     actions = ["refund", "release"]
+
+    def indexed_search(self, term: str) -> Q | None:
+        """Each kind of term on its own index: an id, a reference, an email (stored
+        lower-cased: the buyer's or the seller's), else the title among listings
+        (few) and then their orders."""
+        n = number(term)
+        if n is not None:
+            return Q(pk=n)
+        if "@" in term:
+            return Q(email=term.lower()) | Q(seller__email=term.lower())
+        if REFERENCE.fullmatch(term.upper()):
+            return Q(reference=term.upper())
+        return Q(
+            listing_id__in=Listing.objects.filter(title__icontains=term).values("pk")
+        )
 
     def has_refund_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("sales.refund_order")

@@ -47,6 +47,7 @@ from .models import Order, Payment
 from .payments import get_provider
 from .payments.base import PaymentError
 from .selectors import (
+    SalesFilters,
     sale_code_position,
     sales_rows,
     sales_totals,
@@ -219,13 +220,16 @@ def _sales_context(
     request: AuthenticatedRequest, revealed: Revealed | None = None
 ) -> dict[str, object]:
     form = _sales_filter(request)
-    qs = seller_sales(seller_id=request.user.pk, filters=form.filters())
+    filters = form.filters()
+    qs = seller_sales(seller_id=request.user.pk, filters=filters)
     page = keyset_page(qs, request, SALES_PAGE_SIZE)
     return {
         "form": form,
         "page": page,
         "rows": sales_rows(page.object_list),
-        "totals": sales_totals(qs),
+        "totals": sales_totals(
+            qs, seller_id=request.user.pk, filtered=filters != SalesFilters()
+        ),
         "revealed": revealed,
         "extra_query": query_without(request, *PAGE_KEYS),
         # Actions come back to this page, filters and page number included.

@@ -48,3 +48,35 @@ def test_orders_list_and_filters_answer(staff_client, sold_code):
     for query in ("", "?status__exact=fulfilled", "?created_at__gte=2026-01-01"):
         response = staff_client.get(reverse("admin:sales_order_changelist") + query)
         assert response.status_code == 200
+
+
+def test_code_search_is_by_number_on_an_index(staff_client, active_listing, upload):
+    listing = active_listing(codes=2)
+    batch = upload(listing, "SEARCH-CODE-0001\nSEARCH-CODE-0002\nSEARCH-CODE-0003\n")
+    url = reverse("admin:codes_code_changelist")
+    with CaptureQueriesContext(connection) as queries:
+        by_batch = staff_client.get(url, {"q": str(batch.pk)})
+    assert {c.batch_id for c in by_batch.context["cl"].result_list} == {batch.pk}
+    assert by_batch.context["cl"].result_count == 3
+    assert not any("UPPER(" in q["sql"] for q in queries.captured_queries)
+    code = batch.codes.first()
+    by_id = staff_client.get(url, {"q": f"#{code.pk}"})
+    assert code in by_id.context["cl"].result_list
+    assert staff_client.get(url, {"q": "licence"}).context["cl"].result_count == 0
+
+
+def test_order_search_by_number_reference_email_and_title(staff_client, sold_code):
+    listing, order, _, _ = sold_code(email="findme@example.com")
+    url = reverse("admin:sales_order_changelist")
+    for term in (
+        str(order.pk),
+        order.reference.lower(),
+        "FindMe@example.com",
+        listing.seller.email,
+        listing.title.split()[0].lower(),
+    ):
+        found = staff_client.get(url, {"q": term}).context["cl"].result_list
+        assert list(found) == [order], term
+    assert (
+        not staff_client.get(url, {"q": "nobody@example.com"}).context["cl"].result_list
+    )

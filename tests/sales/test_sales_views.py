@@ -57,6 +57,11 @@ def test_sales_totals_per_currency_and_filters(client, active_listing, buy):
     }
     filtered = client.get(reverse("sales:sales-list"), {"listing": eur.pk})
     assert [row.order.listing_id for row in filtered.context["rows"]] == [eur.pk]
+    # Filtered, the ledger follows the orders shown; unfiltered it is read by seller.
+    assert [
+        (t["currency"], t["gross"], t["fee"], t["net"])
+        for t in filtered.context["totals"]
+    ] == [("EUR", Decimal("5"), Decimal("0.25"), Decimal("4.75"))]
 
 
 def test_sales_export_neutralises_formula_cells(client, sold):
