@@ -24,7 +24,8 @@ class CappedCountPaginator(Paginator[Any]):
     def count(self) -> int:
         rows = self.object_list
         if isinstance(rows, QuerySet):
-            return rows[: self.COUNT_CAP + 1].count()
+            # Unordered: any COUNT_CAP + 1 rows will do, so the scan stops there.
+            return rows.order_by()[: self.COUNT_CAP + 1].count()
         return len(rows)
 
 

@@ -5,6 +5,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
 from django.core.exceptions import BadRequest, PermissionDenied
 from django.db.models import Case, Q, QuerySet, When
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -156,7 +157,16 @@ class OrderAdmin(ReadOnlyAdmin):
         if n is not None:
             return Q(pk=n)
         if "@" in term:
-            return Q(email=term.lower()) | Q(seller__email=term.lower())
+            # The seller's id looked up first: "email = x OR seller_id = n" is a
+            # BitmapOr of two indexes, where a subquery made it scan every order.
+            seller = (
+                get_user_model()
+                .objects.filter(email=term.lower())
+                .values_list("pk", flat=True)
+                .first()
+            )
+            by_email = Q(email=term.lower())
+            return by_email if seller is None else by_email | Q(seller_id=seller)
         if REFERENCE.fullmatch(term.upper()):
             return Q(reference=term.upper())
         return Q(

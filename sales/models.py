@@ -136,6 +136,11 @@ class Order(models.Model):
             ),
             # velocity rules: recent orders by email or network
             models.Index(fields=["email", "paid_at"], name="order_email_paid_idx"),
+            # A buyer's orders newest first: My purchases, Find my codes, the admin's
+            # search by email (without it, the planner walked every order by date).
+            models.Index(
+                fields=["email", "-created_at"], name="order_email_created_idx"
+            ),
             models.Index(
                 fields=["client_network", "paid_at"], name="order_network_paid_idx"
             ),

@@ -40,6 +40,7 @@ from tests.bench.run import (
 
 ROOT = Path(__file__).resolve().parents[2]
 TARGET_MS = 100
+SPREAD = "((m.g::bigint * 7919 + n * 104729) % 2592000)"
 
 TEMPLATES = """
 import json
@@ -142,12 +143,13 @@ def load(url: str, t: dict[str, int], args: argparse.Namespace) -> float:
         conn.commit()
         clone(cur, "sales_order", t["order"], f"bench_map m, generate_series(1, {per[1]}) n", {
             "listing_id": "m.listing_id", "seller_id": "m.user_id",
-            "email": "'buyer-' || (n % 5000) || '@bench.test'",
+            "email": "'buyer-' || ((m.g::bigint * 7919 + n) % 5000) || '@bench.test'",
             "reference": "'S' || to_hex(m.g::bigint * 1000000 + n)",  # 11 characters at most
             "token": "md5('token-' || m.g || '-' || n)",
-            "created_at": "now() - ((n * 37 % 43200) || ' minutes')::interval",
-            "paid_at": "now() - ((n * 37 % 43200) || ' minutes')::interval",
-            "fulfilled_at": "now() - ((n * 37 % 43200) || ' minutes')::interval",
+            # Spread over 30 days, to the second.
+            "created_at": f"now() - ({SPREAD} || ' seconds')::interval",
+            "paid_at": f"now() - ({SPREAD} || ' seconds')::interval",
+            "fulfilled_at": f"now() - ({SPREAD} || ' seconds')::interval",
         })  # fmt: skip
         conn.commit()
         # The codes table without its secondary indexes while it loads; built after.
