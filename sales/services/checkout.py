@@ -75,9 +75,13 @@ def _lock_buyer(*, email: str, client: CheckoutClient) -> None:
         for k in (f"e:{email}", f"s:{client.session_key}", f"n:{client.network}")
         if len(k) > 2
     )
+    if not keys:
+        return
+    # One round trip: the select list is evaluated left to right, so the locks are
+    # still taken in the sorted order.
+    locks = ", ".join(["pg_advisory_xact_lock(hashtext(%s))"] * len(keys))
     with connection.cursor() as cursor:
-        for key in keys:
-            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [key])
+        cursor.execute(f"SELECT {locks}", keys)
 
 
 def _person(email: str, client: CheckoutClient) -> Q:
