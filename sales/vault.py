@@ -111,13 +111,20 @@ def _days_left(expires_at: datetime | None, now: datetime) -> int | None:
     return max(0, math.ceil((expires_at - now).total_seconds() / 86400))
 
 
-def vault_rows(codes: list[Code], *, now: datetime | None = None) -> list[VaultCode]:
+def vault_rows(
+    codes: list[Code],
+    *,
+    now: datetime | None = None,
+    orders: dict[int, Order] | None = None,
+) -> list[VaultCode]:
     """A page of vault codes with their orders: three queries, whatever the page
-    holds. Decrypts exactly these codes; the caller records that they were shown
+    holds (two when the caller has the `orders` already). Decrypts exactly these
+    codes; the caller records that they were shown
     (services.delivery.orders_page_viewed)."""
     now = now or timezone.now()
     order_ids = sorted({c.order_id for c in codes if c.order_id is not None})
-    orders = Order.objects.select_related("listing", "seller").in_bulk(order_ids)
+    if orders is None:
+        orders = Order.objects.select_related("listing", "seller").in_bulk(order_ids)
     refunded = refunded_by_order(order_ids)
     claims = {
         c.code_id: c for c in Claim.objects.filter(code_id__in=[c.pk for c in codes])
@@ -163,7 +170,8 @@ def order_codes(order: Order) -> list[VaultCode]:
             Code.objects.filter(order_id=order.pk)
             .exclude(status=Code.Status.RESERVED)
             .order_by("id")
-        )
+        ),
+        orders={order.pk: order},
     )
 
 

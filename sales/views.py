@@ -156,7 +156,7 @@ def dev_pay(request: HttpRequest, ref: str) -> HttpResponse:
 def order_detail(request: HttpRequest, token: str) -> HttpResponse:
     """The buyer's order page, reached by the unguessable link in their email."""
     order = get_object_or_404(
-        Order.objects.select_related("listing__seller"), token=token
+        Order.objects.select_related("listing__seller", "seller"), token=token
     )
     if order.status == Order.Status.PENDING and request.GET.get("paid"):
         # Back from the provider before its webhook: ask it directly.
