@@ -47,7 +47,7 @@ import json
 from decimal import Decimal
 from codes.importing.generator import GeneratorOptions
 from codes.models import Code
-from codes.services.batches import batch_approve, batch_create_generated
+from codes.services.batches import batch_action_run, batch_approve, batch_create_generated
 from codes.services.imports import code_batch_import
 from distribly.accounts.services import user_ensure
 from listings.services import listing_approve, listing_create
@@ -270,7 +270,7 @@ def purchases_per_second(env: dict[str, str], listing_id: int, seconds: float) -
 def stocked_listing(env: dict[str, str], email: str, codes: int) -> int:
     code = (
         "from codes.importing.generator import GeneratorOptions\n"
-        "from codes.services.batches import batch_approve, batch_create_generated\n"
+        "from codes.services.batches import batch_action_run, batch_approve, batch_create_generated\n"
         "from codes.services.imports import code_batch_import\n"
         "from distribly.accounts.models import User\n"
         "from listings.models import Listing\n"
@@ -278,7 +278,7 @@ def stocked_listing(env: dict[str, str], email: str, codes: int) -> int:
         f"l = Listing.objects.get(pk={make_listing(env, email)})\n"
         "staff = User.objects.get(email='scale-staff@bench.test')\n"
         f"b = code_batch_import(batch_id=batch_create_generated(listing=l, options=GeneratorOptions(count={codes})).pk)\n"
-        "batch_approve(batch=b, by=staff); listing_approve(listing=l, by=staff)\n"
+        "batch_approve(batch=b, by=staff); batch_action_run(batch_id=b.pk); listing_approve(listing=l, by=staff)\n"
         "print(l.pk)\n"
     )
     result = manage("shell", "-c", code, env=env)
