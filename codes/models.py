@@ -245,7 +245,8 @@ class Code(models.Model):
     SOLD_STATUSES = (Status.SOLD, Status.REDEEMED)
 
     # Codes are inserted only by the import merge (codes/importing/engine.py), which copies
-    # seller, listing and batch from the batch row it holds locked, and nothing
+    # seller, listing and batch from the batch it has claimed, and commits only if it
+    # still holds the claim (the row is locked at the end of the same transaction); nothing
     # deletes users, listings or batches (PROTECT, no delete in admin). So these
     # FKs carry no database constraint and no single-column index (the composite
     # indexes below lead with them): per-row FK triggers and three extra indexes

@@ -14,7 +14,7 @@ from typing import IO, Any
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -24,6 +24,7 @@ from codes.exceptions import CodesError
 from codes.importing.generator import GeneratorOptions
 from codes.models import Code, CodeBatch
 from codes.services.imports import IMPORT_TASK
+from codes.services.stats import codes_analyze_after
 from codes.signals import codes_approved
 from distribly.tasks import enqueue, enqueue_on_commit
 from listings.models import Listing
@@ -151,19 +152,7 @@ def _action_finish(batch: CodeBatch) -> None:
         enqueue_on_commit(REVIEWED_TASK, batch.pk)
         codes_approved.send(sender=CodeBatch, listing_id=batch.listing_id)
     batch.pending_action = A.NONE
-    if batch.action_done >= ANALYZE_AFTER_CODES:
-        transaction.on_commit(_analyze_codes, robust=True)
-
-
-ANALYZE_AFTER_CODES = 100_000
-
-
-def _analyze_codes() -> None:
-    """Fresh planner statistics after a big change of the codes table, so that pages
-    do not wait for autovacuum (or for nobody, where it is off)."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE codes_code")
+    codes_analyze_after(batch.action_done)
 
 
 def batch_action_step(batch_id: int) -> bool:

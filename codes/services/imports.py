@@ -1,16 +1,19 @@
-"""Running a batch's import: claim it, read and stage every line, merge, report.
+"""Running a batch's import: claim it, read and merge every line, report.
 
 Every line is accepted or reported (DESIGN invariant 8). A worker claims a batch
 with a conditional UPDATE and a token, beats a heartbeat while reading, and
-merges in one transaction guarded by that token, so a crash at any point leaves
-no partial codes behind and a stale claim is simply run again.
+merges in one transaction that commits only if it still holds that token, so a
+crash at any point leaves no partial codes behind and a stale claim is simply run
+again. (On PostgreSQL the file is read while that transaction is open, to overlap
+reading with merging: see codes/importing/engine.py.)
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 from django.conf import settings
@@ -21,18 +24,11 @@ from django.utils.translation import gettext as _
 
 from codes import uploads
 from codes.crypto import DecryptionError
-from codes.importing.engine import (
-    ImportFailed,
-    ImportReport,
-    Stage,
-    count_foreign_duplicates,
-    discard_stage,
-    merge_stage,
-    stage_lines,
-)
+from codes.importing.engine import ImportFailed, ImportJob
 from codes.importing.generator import GeneratorOptions, generate
 from codes.importing.reader import Line, ReadState, UnreadableFile, iter_lines
 from codes.models import CodeBatch
+from codes.services.stats import codes_analyze_after
 from codes.signals import codes_approved
 from distribly.tasks import enqueue
 from listings.services import listing_stock_move, listing_sync_stock
@@ -85,35 +81,42 @@ def code_batch_import(*, batch_id: int) -> CodeBatch:
         return _import_claimed(batch, token)
 
 
-def _heartbeat(batch_id: int, token: str, state: ReadState) -> Callable[[int], None]:
-    """A progress callback that records lines read at most every PROGRESS_EVERY_SECONDS."""
-    last_beat = timezone.now()
+class _Heartbeat:
+    """The progress callback: records lines and bytes read at most every
+    PROGRESS_EVERY_SECONDS, while this worker still holds the claim.
 
-    def progress(lines: int) -> None:
-        nonlocal last_beat
+    It writes through the connection of the thread that calls it. On PostgreSQL the
+    engine reads the file while the import's transaction is open, and calls it from
+    its reader thread, whose own connection commits each beat: inside the
+    transaction a beat would stay invisible until the end, and the stalled-import
+    sweep would take the batch for dead.
+    """
+
+    def __init__(self, batch_id: int, token: str) -> None:
+        self.batch_id = batch_id
+        self.token = token
+        self.last_beat = timezone.now()
+
+    def __call__(self, lines: int, bytes_read: int) -> None:
         now = timezone.now()
-        if (now - last_beat).total_seconds() < PROGRESS_EVERY_SECONDS:
+        if (now - self.last_beat).total_seconds() < PROGRESS_EVERY_SECONDS:
             return
-        last_beat = now
-        CodeBatch.objects.filter(pk=batch_id, import_token=token).update(
-            lines_processed=lines, bytes_processed=state.bytes_read, heartbeat_at=now
+        self.last_beat = now
+        CodeBatch.objects.filter(pk=self.batch_id, import_token=self.token).update(
+            lines_processed=lines, bytes_processed=bytes_read, heartbeat_at=now
         )
 
-    return progress
 
-
-def _stage_batch(
-    batch: CodeBatch, token: str, state: ReadState
-) -> tuple[Stage, ImportReport]:
-    """Read the batch's lines (its file, or the generator) into the staging table."""
-    progress = _heartbeat(batch.pk, token, state)
+@contextmanager
+def _lines_of(batch: CodeBatch, state: ReadState) -> Iterator[Iterator[Line]]:
+    """The batch's numbered lines: its file's, or the generator's."""
     if batch.source == CodeBatch.Source.GENERATED:
         options = GeneratorOptions(**batch.generator)
-        lines: Iterator[Line] = (
+        yield (
             Line(number, value)
             for number, value in enumerate(generate(options), start=1)
         )
-        return _stage(batch, lines, state, progress)
+        return
     try:
         handle = uploads.upload_open(batch.upload_name)
     except OSError as e:
@@ -121,56 +124,39 @@ def _stage_batch(
             _("The uploaded file is no longer available; please upload it again.")
         ) from e
     with handle:
-        return _stage(batch, iter_lines(handle, state), state, progress)
+        yield iter_lines(handle, state)
 
 
-def _stage(
-    batch: CodeBatch,
-    lines: Iterator[Line],
-    state: ReadState,
-    progress: Callable[[int], None],
-) -> tuple[Stage, ImportReport]:
-    return stage_lines(
-        lines=lines,
-        seller_id=batch.seller_id,
-        has_header=batch.has_header,
-        encoding_name=lambda: state.encoding.upper(),
-        progress=progress,
-    )
+def _still_claimed(batch_id: int, token: str) -> bool:
+    return CodeBatch.objects.filter(
+        pk=batch_id, import_token=token, status=B.IMPORTING
+    ).exists()
 
 
-def _merge(
-    batch: CodeBatch, token: str, stage: Stage, report: ImportReport, state: ReadState
-) -> CodeBatch:
-    """Merge the staged lines and record the report, if this worker still holds the claim.
+def _merge(batch: CodeBatch, token: str, job: ImportJob, state: ReadState) -> CodeBatch:
+    """Merge the lines and record the report, if this worker still holds the claim.
 
-    Codes that another seller already holds are counted first, in the same
-    transaction (issue 12). Such a batch waits for staff even when its seller is
-    trusted: resold or leaked codes may not work for buyers.
+    The codes, their issues and the batch's result commit together. Codes that
+    another seller already holds are counted in the same transaction (issue 12).
+    Such a batch waits for staff even when its seller is trusted: resold or leaked
+    codes may not work for buyers.
     """
     with transaction.atomic():
+        if not _still_claimed(batch.pk, token):
+            logger.warning(
+                "batch %s: claim lost to another worker, discarding", batch.pk
+            )
+            return CodeBatch.objects.get(pk=batch.pk)
+        report = job.merge()
         locked = CodeBatch.objects.select_for_update().get(pk=batch.pk)
         if locked.import_token != token or locked.status != B.IMPORTING:
             logger.warning(
                 "batch %s: claim lost to another worker, discarding", batch.pk
             )
+            transaction.set_rollback(True)
             return locked
-        # We generated these codes ourselves: a clash is chance, not resale.
-        foreign = (
-            None
-            if batch.source == CodeBatch.Source.GENERATED
-            else count_foreign_duplicates(stage=stage, seller_id=batch.seller_id)
-        )
-        auto_approve = batch.seller.is_trusted_seller and not foreign
-        locked.foreign_duplicates = foreign
-        merge_stage(
-            stage=stage,
-            report=report,
-            batch_id=batch.pk,
-            listing_id=batch.listing_id,
-            seller_id=batch.seller_id,
-            approved=auto_approve,
-        )
+        auto_approve = report.approved
+        locked.foreign_duplicates = report.foreign_duplicates
         if auto_approve:
             listing_stock_move(listing_id=batch.listing_id, available=report.accepted)
             # On sale now, as after staff approve: backorders get these codes first.
@@ -205,15 +191,29 @@ def _merge(
             transaction.on_commit(
                 lambda: listing_sync_stock(listing_id=batch.listing_id), robust=True
             )
+        codes_analyze_after(report.accepted)
     return locked
 
 
 def _import_claimed(batch: CodeBatch, token: str) -> CodeBatch:
     state = ReadState()
-    stage: Stage | None = None
+    beat = _Heartbeat(batch.pk, token)
+    job: ImportJob | None = None
     try:
-        stage, report = _stage_batch(batch, token, state)
-        return _merge(batch, token, stage, report, state)
+        with _lines_of(batch, state) as lines:
+            job = ImportJob(
+                lines=lines,
+                state=state,
+                batch_id=batch.pk,
+                listing_id=batch.listing_id,
+                seller_id=batch.seller_id,
+                has_header=batch.has_header,
+                generated=batch.source == CodeBatch.Source.GENERATED,
+                trusted=batch.seller.is_trusted_seller,
+                progress=beat,
+            )
+            job.stage()
+            return _merge(batch, token, job, state)
     except (ImportFailed, UnreadableFile) as e:
         return _fail(batch.pk, token, str(e), upload_name=batch.upload_name)
     except DecryptionError:  # the stored file was damaged or its key removed
@@ -239,8 +239,8 @@ def _import_claimed(batch: CodeBatch, token: str) -> CodeBatch:
             )
         raise
     finally:
-        if stage is not None:
-            discard_stage(stage)
+        if job is not None:
+            job.discard()
 
 
 def _fail(batch_id: int, token: str, reason: str, *, upload_name: str) -> CodeBatch:

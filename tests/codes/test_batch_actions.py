@@ -8,11 +8,14 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from codes.exceptions import CodesError
 from codes.models import Code, CodeBatch
+from codes.services import stats
 from codes.services.batches import (
     batch_action_run,
     batch_action_step,
@@ -173,3 +176,19 @@ def test_a_small_batch_is_approved_in_the_request_all_at_once(
     batch.refresh_from_db()
     assert batch.pending_action == A.NONE
     assert available(listing) == 2
+
+
+@pytest.mark.postgres
+def test_big_changes_to_the_codes_analyze_the_table_after_commit(
+    monkeypatch, big, user_factory, django_capture_on_commit_callbacks
+):
+    """Pages must not wait for autovacuum's statistics after a bulk import or
+    approval (the issue measured 3.4 s before ANALYZE and 1.1 s after)."""
+    monkeypatch.setattr(stats, "ANALYZE_AFTER_CODES", 10)
+    _, batch = big
+    with (
+        CaptureQueriesContext(connection) as queries,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        batch_approve(batch=batch, by=user_factory(is_staff=True))
+    assert any(q["sql"] == "ANALYZE codes_code" for q in queries.captured_queries)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from django.db import connection, transaction
 
-from codes.importing.engine import FOREIGN_DUPLICATES_SQL, STAGE, Stage
+from codes.importing.engine import PROBE, PROBE_SQL, _Merger
 from codes.importing.generator import GeneratorOptions
 from codes.models import Code, CodeBatch
 from codes.services.batches import batch_create_generated, batch_withdraw_unsold
@@ -110,8 +110,9 @@ def test_a_trusted_sellers_batch_with_foreign_codes_waits_for_staff(
 def test_the_count_probes_the_digest_index_once_per_staged_code(
     seller: Any, user_factory: Factory, listing_factory: Factory, upload: Factory
 ) -> None:
-    """One index probe per staged code, whatever the statistics: the count must not
-    turn into a hash of the whole codes table (or of a big seller's codes)."""
+    """One index probe per staged code, whatever the statistics: the probe that finds
+    duplicates and counts foreign codes must not turn into a hash of the whole codes
+    table (or of a big seller's codes)."""
     upload(listing_factory(seller=user_factory()), _codes(1, 3))
     with connection.cursor() as c:
         c.execute("ANALYZE codes_code")  # statistics from a nearly empty table
@@ -123,18 +124,33 @@ def test_the_count_probes_the_digest_index_once_per_staged_code(
             "1, 'available', false, now(), '', '' FROM generate_series(1, 30000) i"
         )
     with transaction.atomic():
-        Stage()
+        _probe_table(seller.pk)
         with connection.cursor() as c:
             c.execute(
-                f"INSERT INTO {STAGE} (line, digest) "
-                "SELECT i, sha256(('bulk' || i * 7)::bytea) FROM generate_series(1, 5000) i"
+                f"INSERT INTO {PROBE} (line, form, digest) "
+                "SELECT i, 0, sha256(('bulk' || i * 7)::bytea) FROM generate_series(1, 5000) i"
             )
-            c.execute("EXPLAIN " + FOREIGN_DUPLICATES_SQL, [seller.pk])
+            params = [seller.pk] * 4
+            c.execute("EXPLAIN " + PROBE_SQL["postgresql"], params)
             plan = "\n".join(row[0] for row in c.fetchall())
-            c.execute(FOREIGN_DUPLICATES_SQL, [seller.pk])
-            row = c.fetchone()
+            c.execute(PROBE_SQL["postgresql"], params)
+            rows = c.fetchall()
         transaction.set_rollback(True)
     assert "code_digest_idx" in plan, plan
     assert "Hash" not in plan, plan
-    assert row is not None
-    assert row[0] == 4285  # i * 7 <= 30000 for i <= 4285
+    assert "Seq Scan on codes_code" not in plan, plan
+    # i * 7 <= 30000 for i <= 4285: held by other sellers, not by this one
+    assert len(rows) == 4285
+    assert all(foreign and batch_id is None for _l, _f, foreign, batch_id, *_ in rows)
+
+
+def _probe_table(seller_id: int) -> None:
+    """The merge's TEMP probe table, as an import creates it."""
+    _Merger(
+        batch_id=0,
+        listing_id=0,
+        seller_id=seller_id,
+        case_insensitive=False,
+        check_foreign=True,
+        trusted=False,
+    ).setup(probes=True)

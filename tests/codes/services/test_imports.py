@@ -12,7 +12,6 @@ from django.utils import timezone
 from codes import tasks
 from codes.importing import engine as importer
 from codes.models import Code, CodeBatch
-from codes.services import imports
 from codes.services.batches import batch_create_upload
 from codes.services.imports import batches_resume_stalled, code_batch_import
 from tests.helpers import codes_of, issues_of
@@ -42,22 +41,23 @@ def test_a_crash_during_the_merge_leaves_nothing_and_a_rerun_completes(
     batch = _queued_batch(
         listing_factory(), django_capture_on_commit_callbacks, monkeypatch
     )
-    real_merge = importer.merge_stage
+    real_finish = importer._Merger.finish
 
-    def merge_then_die(**kwargs):
-        real_merge(**kwargs)  # rows are written ...
+    def finish_then_die(self, report):
+        real_finish(self, report)  # rows are written ...
         raise ConnectionResetError(
             "worker lost its database connection"
         )  # ... then the crash
 
-    monkeypatch.setattr(imports, "merge_stage", merge_then_die)
+    monkeypatch.setattr(importer._Merger, "finish", finish_then_die)
     with pytest.raises(ConnectionResetError):
         code_batch_import(batch_id=batch.pk)
     assert Code.objects.filter(batch=batch).count() == 0
+    assert not batch.issues.exists()
     batch.refresh_from_db()
     assert batch.status == CodeBatch.Status.RECEIVED
 
-    monkeypatch.setattr(imports, "merge_stage", real_merge)
+    monkeypatch.setattr(importer._Merger, "finish", real_finish)
     with django_capture_on_commit_callbacks(execute=True):
         batch = code_batch_import(batch_id=batch.pk)
     assert batch.status == CodeBatch.Status.IMPORTED
@@ -66,25 +66,26 @@ def test_a_crash_during_the_merge_leaves_nothing_and_a_rerun_completes(
     assert batch.import_attempts == 2
 
 
-def test_a_crash_while_staging_loses_no_line(
+def test_a_crash_while_reading_loses_no_line(
     listing_factory, monkeypatch, django_capture_on_commit_callbacks
 ):
     batch = _queued_batch(
         listing_factory(), django_capture_on_commit_callbacks, monkeypatch
     )
-    monkeypatch.setattr(importer, "FLUSH_ROWS", 50)
-    real_stage = importer.Stage.flush
+    monkeypatch.setattr(importer, "CHUNK_ROWS", 50)
+    real_chunk = importer._Chunker._chunk
     calls = {"n": 0}
 
-    def flaky_flush(self):
+    def flaky_chunk(self, *args):
         calls["n"] += 1
         if calls["n"] == 3:
             raise OSError("disk full")
-        real_stage(self)
+        return real_chunk(self, *args)
 
-    monkeypatch.setattr(importer.Stage, "flush", flaky_flush)
+    monkeypatch.setattr(importer._Chunker, "_chunk", flaky_chunk)
     with pytest.raises(OSError, match="disk full"):
         code_batch_import(batch_id=batch.pk)
+    assert Code.objects.filter(batch=batch).count() == 0
     with django_capture_on_commit_callbacks(execute=True):
         batch = code_batch_import(batch_id=batch.pk)
     assert batch.accepted == 300
