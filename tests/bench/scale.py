@@ -296,7 +296,7 @@ def empty_and_full(
     if not path.exists():
         write_codes(path, args.import_codes)
     listing = make_listing(env, f"scale-import-{n}@bench.test")
-    elapsed, _, _ = timed_import(listing, path, env)
+    elapsed, *_ = timed_import(listing, path, env)
     buy_listing = stocked_listing(env, f"scale-buy-{n}@bench.test", 10_000)
     rate = purchases_per_second(env, buy_listing, args.seconds)
     print(
