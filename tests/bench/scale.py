@@ -40,7 +40,7 @@ from tests.bench.run import (
 
 ROOT = Path(__file__).resolve().parents[2]
 TARGET_MS = 100
-SPREAD = "((m.g::bigint * 7919 + n * 104729) % 2592000)"
+SPREAD = "((m.g::bigint * 7919 + n::bigint * 104729) % 2592000)"
 
 TEMPLATES = """
 import json
