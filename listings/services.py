@@ -25,7 +25,7 @@ from typing import Any
 from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -361,21 +361,29 @@ def listing_stock_reconcile(*, listing_id: int) -> dict[str, int]:
     """Recount a listing's stock from its codes and repair the counters. Returns
     the drift that was repaired ({} when they agreed).
 
-    Holds the counter row's lock while counting: a sale that has changed codes but
-    not yet its counters waits for this to commit, and its move lands on the
-    recount, which could not see its uncommitted codes.
+    Counters and codes are read in one snapshot (REPEATABLE READ): every writer
+    changes both in one transaction, so a snapshot sees both or neither of a
+    sale, and any difference is real drift. It is then added with F(), like any
+    move, so sales committing meanwhile are kept, and no lock is held while a
+    million codes are counted (purchases of that listing would wait for it).
     """
+    # Inside a caller's (or a test's) transaction, the isolation level is theirs.
+    snapshot = connection.vendor == "postgresql" and not connection.in_atomic_block
     with transaction.atomic():
-        stock, _ = ListingStock.objects.get_or_create(listing_id=listing_id)
-        stock = ListingStock.objects.select_for_update().get(pk=stock.pk)
+        if snapshot:
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        stock = ListingStock.objects.filter(listing_id=listing_id).first()
         counted = listing_stock_counted(listing_id=listing_id)
-        drift = {
-            name: counted[name] - getattr(stock, name)
-            for name in ListingStock.COUNTS
-            if counted[name] != getattr(stock, name)
-        }
-        ListingStock.objects.filter(pk=stock.pk).update(
-            **counted, reconciled_at=timezone.now()
+    drift = {
+        name: counted[name] - getattr(stock, name, 0)
+        for name in ListingStock.COUNTS
+        if counted[name] != getattr(stock, name, 0)
+    }
+    with transaction.atomic():
+        listing_stock_move(listing_id=listing_id, **drift)
+        ListingStock.objects.filter(listing_id=listing_id).update(
+            reconciled_at=timezone.now()
         )
         if drift:
             logger.warning(
