@@ -107,4 +107,4 @@ def reject_with_reason(
 
 def number(term: str) -> int | None:
     """A search term that is an id (digits only, within a bigint), else None."""
-    return int(term) if term.isdigit() and len(term) <= 18 else None
+    return int(term) if term.isascii() and term.isdigit() and len(term) <= 18 else None

@@ -370,11 +370,19 @@ def listing_stock_reconcile(*, listing_id: int) -> dict[str, int]:
     # Inside a caller's (or a test's) transaction, the isolation level is theirs.
     snapshot = connection.vendor == "postgresql" and not connection.in_atomic_block
     with transaction.atomic():
+        stock_rows = ListingStock.objects.filter(listing_id=listing_id)
         if snapshot:
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        stock = ListingStock.objects.filter(listing_id=listing_id).first()
+        else:  # the caller's transaction: hold the row while counting instead
+            stock_rows = stock_rows.select_for_update()
+        stock = stock_rows.first()
         counted = listing_stock_counted(listing_id=listing_id)
+    if stock is None:  # no row yet: one counted now (a sale may have made it meanwhile)
+        ListingStock.objects.get_or_create(
+            listing_id=listing_id, defaults=listing_stock_counted(listing_id=listing_id)
+        )
+        return {}
     drift = {
         name: counted[name] - getattr(stock, name, 0)
         for name in ListingStock.COUNTS

@@ -28,7 +28,11 @@ from codes.services.stats import codes_analyze_after
 from codes.signals import codes_approved
 from distribly.tasks import enqueue, enqueue_on_commit
 from listings.models import Listing
-from listings.services import listing_stock_move, listing_sync_stock
+from listings.services import (
+    listing_stock_deferred,
+    listing_stock_move,
+    listing_sync_stock,
+)
 
 B = CodeBatch.Status
 REVIEWED_TASK = "codes.tasks.email_batch_reviewed"
@@ -198,10 +202,13 @@ def _action_begin(batch: CodeBatch) -> bool:
     nothing with the caller; a bigger one is queued to run in chunks after commit.
     Returns whether it is done."""
     if batch.action_total <= settings.CODES_REVIEW_CHUNK:
-        while batch.action_cursor < batch.action_end:
-            _action_chunk(batch)
-        _action_finish(batch)
-        batch.save()
+        # One counter move at the end: a file of few codes can still span many
+        # chunks of lines, and buyers of the listing wait on its counter row.
+        with listing_stock_deferred():
+            while batch.action_cursor < batch.action_end:
+                _action_chunk(batch)
+            _action_finish(batch)
+            batch.save()
         listing_sync_stock(listing_id=batch.listing_id)
         return True
     batch.save()

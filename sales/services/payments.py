@@ -91,7 +91,8 @@ def payment_confirm(*, payment_id: int, status: ProviderStatus | None = None) ->
         # While an order is pending, exactly its quantity of codes is reserved for it
         # (reserved with the order, released only with a status change under this
         # lock). An expired or failed order holds none: it gets fresh codes, if any remain.
-        if order.status != OS.PENDING and not _allocate_again(order, now):
+        late = order.status != OS.PENDING
+        if late and not _allocate_again(order, now):
             return order
         if (
             codes_mark_sold(listing_id=order.listing_id, order_id=order.pk)
@@ -103,7 +104,9 @@ def payment_confirm(*, payment_id: int, status: ProviderStatus | None = None) ->
             )
         order.paid_at = now
         ledger_sale(order)
-        if stock_check_due(listing_id=order.listing_id):
+        # A late payment's allocation has not moved the counter yet (deferred to
+        # the commit): it always gets the check.
+        if late or stock_check_due(listing_id=order.listing_id):
             enqueue_on_commit("sales.tasks.order_fulfilled", order.pk)
         reason = hold_reason(order=order, payment=payment)
         if reason:

@@ -82,3 +82,10 @@ def test_order_search_by_number_reference_email_and_title(staff_client, sold_cod
     assert (
         not staff_client.get(url, {"q": "nobody@example.com"}).context["cl"].result_list
     )
+
+
+@pytest.mark.parametrize("term", ["²", "١٢", "12" * 20, "  "])
+def test_search_terms_that_only_look_like_numbers_answer(staff_client, term):
+    for name in ("codes_code", "sales_order"):
+        url = reverse(f"admin:{name}_changelist")
+        assert staff_client.get(url, {"q": term}).status_code == 200

@@ -10,7 +10,7 @@ from codes.models import WebhookDelivery
 from listings.models import Listing
 from sales import tasks
 from sales.services.checkout import order_place
-from sales.services.payments import payment_confirm
+from sales.services.payments import payment_confirm, payment_fail
 from sales.services.stock import listings_stock_sweep
 
 pytestmark = pytest.mark.django_db
@@ -102,5 +102,19 @@ def test_a_sale_that_crosses_no_line_queues_one_message_the_last_one_two(
             for callback in callbacks:
                 callback()
     assert queued == [1, 2]  # 1 left (not under 1): delivery only; then sold out
+    listing.refresh_from_db()
+    assert listing.status == Listing.Status.SOLD_OUT
+
+
+def test_a_late_payment_that_takes_the_last_code_queues_the_stock_check(
+    active_listing, django_capture_on_commit_callbacks
+):
+    """A payment after its reservation expired allocates again; its counter move
+    waits for the commit, so the check is queued whatever the counter says."""
+    listing = active_listing(codes=1)
+    placed = order_place(listing_id=listing.pk, quantity=1, email="late@example.com")
+    payment_fail(payment_id=placed.payment.pk)  # the reservation is released
+    with django_capture_on_commit_callbacks(execute=True):
+        payment_confirm(payment_id=placed.payment.pk)
     listing.refresh_from_db()
     assert listing.status == Listing.Status.SOLD_OUT
