@@ -123,7 +123,11 @@ def codes_cancel(
     qs = Code.objects.filter(order_id=order_id, status__in=Code.SOLD_STATUSES)
     if code_ids is not None:
         qs = qs.filter(id__in=code_ids)
-    codes = list(qs.select_for_update().select_related("listing").order_by("id"))
+    # The codes' rows only: FOR UPDATE over the join would lock the listing too,
+    # and every buyer's new order (its foreign key) would wait for it.
+    codes = list(
+        qs.select_for_update(of=("self",)).select_related("listing").order_by("id")
+    )
     now = timezone.now()
     Code.objects.filter(id__in=[c.pk for c in codes]).update(
         status=Code.Status.CANCELLED, status_changed_at=now, cancel_reason=reason[:300]

@@ -130,24 +130,28 @@ def _decided(claim: Claim, status: str, by: Any) -> None:
 def claim_replace(*, claim: Claim, by: Any, staff: bool = False) -> Claim:
     """Replace the reported code with the listing's next code, sold like any code;
     the bad one is cancelled with the reason and the buyer emailed the new code.
-    Raises ClaimError (no code left: refund instead; the code is refunded already)."""
+    Raises ClaimError (no code left: refund instead; the code is refunded already).
+
+    The reported code is cancelled first, then the next one allocated: a redeem of
+    the reported code locks it and then the listing's stock counter, so this takes
+    them in the same order (allocating first took the counter, then waited for
+    the code: a deadlock). Without stock, the whole transaction rolls back."""
     with transaction.atomic():
         claim, order = _locked_claim(claim.pk, staff=staff)
         _check_not_refunded(claim, order)
-        try:
-            with transaction.atomic():
-                [replacement] = codes_allocate_sold(
-                    listing_id=order.listing_id, order_id=order.pk, quantity=1
-                )
-        except OutOfStock as e:
-            raise ClaimError(
-                _("There is no code left to replace it with: refund it instead.")
-            ) from e
         codes_cancel(
             order_id=order.pk,
             code_ids=[claim.code_id],
             reason=f"Replaced: {claim.get_reason_display()}",
         )
+        try:
+            [replacement] = codes_allocate_sold(
+                listing_id=order.listing_id, order_id=order.pk, quantity=1
+            )
+        except OutOfStock as e:
+            raise ClaimError(
+                _("There is no code left to replace it with: refund it instead.")
+            ) from e
         _decided(claim, CS.REPLACED, by)
         claim.replacement_id = replacement
         claim.save()
