@@ -47,7 +47,6 @@ from .models import Order, Payment
 from .payments import get_provider
 from .payments.base import PaymentError
 from .selectors import (
-    SalesFilters,
     sale_code_position,
     sales_rows,
     sales_totals,
@@ -227,9 +226,7 @@ def _sales_context(
         "form": form,
         "page": page,
         "rows": sales_rows(page.object_list),
-        "totals": sales_totals(
-            qs, seller_id=request.user.pk, filtered=filters != SalesFilters()
-        ),
+        "totals": sales_totals(seller_id=request.user.pk, filters=filters),
         "revealed": revealed,
         "extra_query": query_without(request, *PAGE_KEYS),
         # Actions come back to this page, filters and page number included.

@@ -270,13 +270,8 @@ def batch_withdraw_unsold(*, batch: CodeBatch) -> int | None:
             )
         if batch.pending_action == A.WITHDRAW:
             return None
-        unsold = Code.objects.filter(batch_id=batch.pk, status=Code.Status.AVAILABLE)
-        total = (
-            batch.accepted
-            if batch.accepted > settings.CODES_REVIEW_CHUNK
-            else (unsold.count())
-        )
-        _action_start(batch, A.WITHDRAW, total)
+        # At most the accepted codes are unsold: enough to choose request or task.
+        _action_start(batch, A.WITHDRAW, batch.accepted)
         if not _action_begin(batch):
             return None
     return batch.action_done

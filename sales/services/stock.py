@@ -29,16 +29,19 @@ def stock_check_due(*, listing_id: int) -> bool:
     )
     if row is None:
         return False
-    threshold = row["low_stock_threshold"]
     return (
         row["available"] <= 0
         or row["allow_backorders"]
-        or (
-            threshold is not None
-            and row["available"] < threshold
-            and not row["low_stock_alerted"]
+        or _low_stock_due(
+            row["available"], row["low_stock_threshold"], row["low_stock_alerted"]
         )
     )
+
+
+def _low_stock_due(available: int, threshold: int | None, alerted: bool) -> bool:
+    """Under the seller's low-stock threshold (not sold out) and not yet alerted for
+    this crossing: the one rule for the check and for the alert itself."""
+    return threshold is not None and 0 < available < threshold and not alerted
 
 
 def order_after_fulfilment(*, order_id: int) -> None:
@@ -70,11 +73,7 @@ def listing_stock_alerts(*, listing_id: int) -> list[str]:
         if synced.sold_out_now:
             sent.append("sold_out")
         threshold = listing.low_stock_threshold
-        if (
-            threshold is not None
-            and 0 < available < threshold
-            and not listing.low_stock_alerted
-        ):
+        if _low_stock_due(available, threshold, listing.low_stock_alerted):
             Listing.objects.filter(pk=listing.pk).update(low_stock_alerted=True)
             sent.append("low_stock")
         for kind in sent:
