@@ -305,3 +305,26 @@ def test_every_cell_of_the_sales_tables_is_labelled_for_phones(client, sold):
     cells = re.findall(r"<td\b[^>]*>", html)
     assert cells
     assert all("data-label=" in cell for cell in cells)
+
+
+def test_sales_pages_older_and_newer_by_cursor_and_a_bad_cursor_is_page_one(
+    client, active_listing, buy, settings
+):
+    settings.CHECKOUT_STARTS_PER_MINUTE = 100
+    listing = active_listing(codes=27)
+    orders = [buy(listing, email=f"p{n}@example.com") for n in range(27)]
+    client.force_login(listing.seller)
+    url = reverse("sales:sales-list")
+    first = client.get(url).context["page"]
+    newest_first = [o.pk for o in reversed(orders)]
+    assert [o.pk for o in first.object_list] == newest_first[:25]
+    assert first.newer is None
+    second = client.get(url, {"older": first.older}).context["page"]
+    assert [o.pk for o in second.object_list] == newest_first[25:]
+    assert second.older is None
+    back = client.get(url, {"newer": second.newer}).context["page"]
+    assert [o.pk for o in back.object_list] == newest_first[:25]
+    assert back.newer is None
+    for bad in ("x", "1_", "99999999999999999_1", "-5_3"):
+        page = client.get(url, {"older": bad}).context["page"]
+        assert [o.pk for o in page.object_list] == newest_first[:25], bad
